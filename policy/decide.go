@@ -1,0 +1,370 @@
+package policy
+
+import (
+	"path"
+	"slices"
+	"strings"
+)
+
+// prefix is a compiled path prefix of a resource.
+type prefix struct {
+	path   string // no trailing slash, except "/" itself
+	public bool
+}
+
+// toolPattern is a compiled Mcp-Name pattern. The two common shapes skip path.Match: a
+// literal name, and a literal prefix followed by one final '*' ("delete_*").
+type toolPattern struct {
+	pattern string
+	kind    patternKind
+}
+
+type patternKind uint8
+
+const (
+	patternGlob   patternKind = iota // anything else: path.Match
+	patternExact                     // no metacharacter
+	patternPrefix                    // pattern[:len-1] is literal, the last byte is '*'
+)
+
+func compileToolPattern(pat string) toolPattern {
+	const meta = `*?[\`
+	switch {
+	case !strings.ContainsAny(pat, meta):
+		return toolPattern{pattern: pat, kind: patternExact}
+	case strings.HasSuffix(pat, "*") && !strings.ContainsAny(pat[:len(pat)-1], meta):
+		return toolPattern{pattern: pat[:len(pat)-1], kind: patternPrefix}
+	}
+	return toolPattern{pattern: pat, kind: patternGlob}
+}
+
+// match reports whether name matches, with path.Match semantics: '*' never matches '/'.
+func (t toolPattern) match(name string) bool {
+	switch t.kind {
+	case patternExact:
+		return name == t.pattern
+	case patternPrefix:
+		return strings.HasPrefix(name, t.pattern) && strings.IndexByte(name[len(t.pattern):], '/') < 0
+	}
+	ok, _ := path.Match(t.pattern, name)
+	return ok
+}
+
+// gate is one allowlist: a resource's or a rule's emails, domains and groups together.
+type gate struct {
+	emails  map[string]struct{} // lower case
+	domains map[string]struct{} // lower case
+	groups  map[string]struct{} // as configured
+	active  bool                // any list is non-empty
+}
+
+// rule is a compiled RuleConfig.
+type rule struct {
+	names   []string // the one name reported in Decision.Rules, shared
+	methods []string
+	tools   []toolPattern
+	scopes  []string // RequiredScopes, deduplicated
+	needed  []string // the resource's needed scopes followed by scopes: needed when this rule alone applies
+	gate    gate
+	deny    bool
+}
+
+// Client-safe messages for Decision.Message.
+const (
+	msgAllowed               = "access granted"
+	msgPublicPath            = "public path"
+	msgAnonymous             = "anonymous access granted"
+	msgPreflight             = "CORS preflight"
+	msgNoResource            = "no protected resource matches this request"
+	msgNoCredential          = "authentication required"
+	msgInvalidCredential     = "the credential presented is not valid"
+	msgCredentialNotAccepted = "this kind of credential is not accepted for this resource"
+	msgInsufficientScope     = "the credential lacks a scope this request requires"
+	msgNotAllowed            = "you are not allowed to access this resource"
+	msgDeniedByRule          = "this operation is denied by policy"
+	msgMCPHeadersUntrusted   = "this resource requires MCP-Protocol-Version 2026-07-28 or later"
+)
+
+// minTrustedMCPVersion is the first MCP revision whose servers must reject requests whose
+// Mcp-Method / Mcp-Name headers disagree with the body, so the headers can be trusted.
+const minTrustedMCPVersion = "2026-07-28"
+
+// Decide decides one request. It never fails: an unknown host or path is denied. In order:
+//
+//  1. Match the resource by host and path prefix (an exact host beats "*", then the
+//     longest prefix wins, then configuration order); none: Deny, ReasonNoResource.
+//  2. A path whose longest matching prefix is public: Allow, ReasonPublicPath.
+//  3. A CORS preflight (an OPTIONS request) unless PreflightRequiresAuth: Allow, ReasonPreflight.
+//  4. Mcp-Method / Mcp-Name are trusted only with MCP-Protocol-Version 2026-07-28 or
+//     later; untrusted with StrictMCPHeaders: Deny, ReasonMCPHeadersUntrusted. Rules
+//     apply only to trusted headers; the needed scopes are the resource's and the
+//     applicable rules'.
+//  5. No identity: Challenge ReasonInvalidCredential when a credential failed; Allow
+//     ReasonAnonymous for an anonymous resource with nothing required; Deny
+//     ReasonDeniedByRule when a rule denies; otherwise Challenge ReasonNoCredential.
+//  6. A credential kind the resource does not accept: Challenge ReasonCredentialNotAccepted.
+//  7. An applicable rule that denies: Deny ReasonDeniedByRule.
+//  8. An allowlist (the resource's, each applicable rule's) that does not admit the
+//     identity: Deny ReasonNotAllowed.
+//  9. Needed scopes the identity lacks after implication (unless AllScopes): Deny
+//     ReasonInsufficientScope.
+//  10. Allow, ReasonAllowed.
+//
+// Decide does not allocate on the allow path unless two or more rules apply, the
+// request host is not canonical, or an allowlist is checked against an identity email
+// that is not lower case.
+func (p *Policy) Decide(in Input) Decision {
+	r, public := p.match(canonicalRequestHost(in.Host), in.Path)
+	if r == nil {
+		return Decision{Result: Deny, Reason: ReasonNoResource, Message: msgNoResource}
+	}
+	d := Decision{Resource: r}
+	if public {
+		return d.with(Allow, ReasonPublicPath, msgPublicPath)
+	}
+	if in.Preflight && in.Method == "OPTIONS" && !r.cfg.PreflightRequiresAuth {
+		return d.with(Allow, ReasonPreflight, msgPreflight)
+	}
+
+	trusted := trustedMCPVersion(in.MCPProtocolVersion)
+	if !trusted && r.cfg.StrictMCPHeaders {
+		return d.with(Deny, ReasonMCPHeadersUntrusted, msgMCPHeadersUntrusted)
+	}
+	var buf [8]int
+	applied := buf[:0]
+	if trusted {
+		for i := range r.rules {
+			if r.rules[i].applies(in.MCPMethod, in.MCPName) {
+				applied = append(applied, i)
+			}
+		}
+	}
+	needed, denied, gated := r.needed, false, r.gate.active
+	switch len(applied) {
+	case 0:
+	case 1:
+		ru := &r.rules[applied[0]]
+		needed, d.Rules = ru.needed, ru.names
+		denied, gated = ru.deny, gated || ru.gate.active
+	default:
+		needed = r.needed[:len(r.needed):len(r.needed)] // the first append copies
+		d.Rules = make([]string, 0, len(applied))
+		for _, i := range applied {
+			ru := &r.rules[i]
+			needed = dedupe(needed, ru.scopes)
+			d.Rules = append(d.Rules, ru.names[0])
+			denied = denied || ru.deny
+			gated = gated || ru.gate.active
+		}
+	}
+
+	id := in.Identity
+	if id == nil {
+		switch {
+		case in.CredentialInvalid:
+			d.Scopes = needed
+			return d.with(Challenge, ReasonInvalidCredential, msgInvalidCredential)
+		case r.cfg.Anonymous && !denied && len(needed) == 0 && !gated:
+			return d.with(Allow, ReasonAnonymous, msgAnonymous)
+		case denied:
+			return d.with(Deny, ReasonDeniedByRule, msgDeniedByRule)
+		}
+		d.Scopes = needed
+		return d.with(Challenge, ReasonNoCredential, msgNoCredential)
+	}
+	if !r.Accepts(id.Source) {
+		d.Scopes = needed
+		return d.with(Challenge, ReasonCredentialNotAccepted, msgCredentialNotAccepted)
+	}
+	if denied {
+		return d.with(Deny, ReasonDeniedByRule, msgDeniedByRule)
+	}
+	if gated {
+		email, domain := verifiedEmail(id)
+		ok := r.gate.admits(id, email, domain)
+		for _, i := range applied {
+			ok = ok && r.rules[i].gate.admits(id, email, domain)
+		}
+		if !ok {
+			return d.with(Deny, ReasonNotAllowed, msgNotAllowed)
+		}
+	}
+	if !id.AllScopes && len(needed) > 0 {
+		if m := p.missing(needed, id.Scopes); m != nil {
+			d.Scopes, d.Missing = needed, m
+			return d.with(Deny, ReasonInsufficientScope, msgInsufficientScope)
+		}
+	}
+	return d.with(Allow, ReasonAllowed, msgAllowed)
+}
+
+func (d Decision) with(res Result, reason Reason, msg string) Decision {
+	d.Result, d.Reason, d.Message = res, reason, msg
+	return d
+}
+
+// match finds the resource for a canonical host and a path, and whether the path is
+// public there: the longest prefix among the resources that name the host, else among
+// the "*" resources; configuration order breaks ties.
+func (p *Policy) match(host, reqPath string) (*Resource, bool) {
+	if !validRequestPath(reqPath) {
+		return nil, false
+	}
+	if r, public := longestMatch(p.byHost[host], reqPath); r != nil {
+		return r, public
+	}
+	return longestMatch(p.anyHost, reqPath)
+}
+
+func longestMatch(candidates []*Resource, reqPath string) (best *Resource, public bool) {
+	bestLen := -1
+	for _, r := range candidates {
+		if pf, ok := r.longestPrefix(reqPath); ok && len(pf.path) > bestLen {
+			best, public, bestLen = r, pf.public, len(pf.path)
+		}
+	}
+	return best, public
+}
+
+// longestPrefix returns the longest of the resource's prefixes that reqPath is under, so
+// a protected path nested in a public one stays protected. At equal length the public
+// prefix wins.
+func (r *Resource) longestPrefix(reqPath string) (prefix, bool) {
+	for _, pf := range r.prefixes {
+		if underPrefix(reqPath, pf.path) {
+			return pf, true
+		}
+	}
+	return prefix{}, false
+}
+
+// underPrefix reports whether p is prefix or below it at a segment boundary:
+// "/mcp" covers "/mcp" and "/mcp/x", never "/mcpx"; "/" covers every path.
+func underPrefix(p, prefix string) bool {
+	if prefix == "/" {
+		return true
+	}
+	return strings.HasPrefix(p, prefix) && (len(p) == len(prefix) || p[len(prefix)] == '/')
+}
+
+// validRequestPath reports whether p is absolute and free of "." and ".." segments.
+// The caller cleans paths; one that is not clean matches no resource, so a prefix
+// check can never be walked out of (/public/../mcp).
+func validRequestPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 1; i <= len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p) - i
+		}
+		if seg := p[i : i+j]; seg == "." || seg == ".." {
+			return false
+		}
+		i += j + 1
+	}
+	return true
+}
+
+// canonicalRequestHost makes Decide robust against a caller that forgot to case-fold a
+// host or drop its trailing dot: such a host must not fall through to a "*" resource
+// (GHSA-j748-h363-wqj8). It allocates only for a non-canonical host.
+func canonicalRequestHost(h string) string {
+	h = lowerASCII(h)
+	if strings.HasSuffix(h, ".") {
+		return h[:len(h)-1]
+	}
+	if i := strings.LastIndexByte(h, ':'); i > 0 && h[i-1] == '.' {
+		return h[:i-1] + h[i:]
+	}
+	return h
+}
+
+// trustedMCPVersion reports whether v is a valid YYYY-MM-DD date no earlier than
+// 2026-07-28, the first MCP revision that makes servers validate Mcp-Method and
+// Mcp-Name against the body.
+func trustedMCPVersion(v string) bool {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if i != 4 && i != 7 && (v[i] < '0' || v[i] > '9') {
+			return false
+		}
+	}
+	year := int(v[0]-'0')*1000 + int(v[1]-'0')*100 + int(v[2]-'0')*10 + int(v[3]-'0')
+	month := int(v[5]-'0')*10 + int(v[6]-'0')
+	day := int(v[8]-'0')*10 + int(v[9]-'0')
+	if month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
+		return false
+	}
+	return v >= minTrustedMCPVersion
+}
+
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// applies reports whether the rule matches the (trusted) Mcp-Method and Mcp-Name.
+func (ru *rule) applies(method, name string) bool {
+	if len(ru.methods) > 0 && !slices.Contains(ru.methods, method) {
+		return false
+	}
+	if len(ru.tools) == 0 {
+		return true
+	}
+	if name == "" {
+		return false
+	}
+	for _, t := range ru.tools {
+		if t.match(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// verifiedEmail returns the identity's email, lower case, and its domain when the email
+// is verified and parses strictly; empty strings otherwise.
+func verifiedEmail(id *Identity) (email, domain string) {
+	if !id.EmailVerified || id.Email == "" {
+		return "", ""
+	}
+	_, domain, why := parseEmail(id.Email)
+	if why != "" {
+		return "", ""
+	}
+	return lowerASCII(id.Email), domain
+}
+
+// admits reports whether an inactive gate, or an identity matching any entry of the
+// gate's lists: the verified email, its domain, or one of its groups.
+func (g *gate) admits(id *Identity, email, domain string) bool {
+	if !g.active {
+		return true
+	}
+	if email != "" {
+		if _, ok := g.emails[email]; ok {
+			return true
+		}
+		if _, ok := g.domains[domain]; ok {
+			return true
+		}
+	}
+	for _, gr := range id.Groups {
+		if _, ok := g.groups[gr]; ok {
+			return true
+		}
+	}
+	return false
+}

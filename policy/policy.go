@@ -1,0 +1,278 @@
+// Package policy decides whether an authenticated (or anonymous) caller may perform a request on a protected MCP resource.
+//
+// The package is pure: it does no I/O, reads no clock and takes no context. [New]
+// validates a [Config] and compiles it once; [Policy.Decide] then answers each request
+// without touching the configuration again.
+package policy
+
+import (
+	"maps"
+	"strconv"
+)
+
+// Source is the kind of credential an [Identity] was established from.
+type Source string
+
+// The credential kinds. SourceAnonymous is not a credential kind a resource can accept
+// through [ResourceConfig.Credentials]; anonymous access is [ResourceConfig.Anonymous].
+const (
+	SourceOAuth     Source = "oauth"
+	SourceJWT       Source = "jwt"
+	SourceAPIKey    Source = "apikey"
+	SourceProxy     Source = "proxy"
+	SourceSession   Source = "session"
+	SourceAnonymous Source = "anonymous"
+)
+
+// Identity is who is calling, as the auth layer established it.
+type Identity struct {
+	Subject       string
+	Email         string   // as given; policy parses it strictly itself
+	EmailVerified bool     // an email counts for allowlists only when true
+	Groups        []string // matched exactly, case-sensitive
+	Scopes        []string // granted scopes
+	AllScopes     bool     // the credential is not scope-limited (single master API key, trusted proxy identity)
+	Source        Source
+	ClientID      string
+}
+
+// Request is the original request as the edge proxy received it (already normalized by the caller).
+type Request struct {
+	Method             string // original HTTP method, upper case
+	Host               string // canonical host: lower case, no trailing dot, default port removed
+	Path               string // normalized path (cleaned), never a query
+	Preflight          bool   // CORS preflight: OPTIONS with Origin and Access-Control-Request-Method
+	MCPProtocolVersion string // MCP-Protocol-Version header value ("" when absent)
+	MCPMethod          string // Mcp-Method header value
+	MCPName            string // Mcp-Name header value
+}
+
+// Input is one decision's input.
+type Input struct {
+	Request
+	Identity          *Identity // nil: no valid credential
+	CredentialInvalid bool      // a credential was presented and failed verification (Identity is nil then)
+}
+
+// Config is the policy: a list of resources (YAML/JSON tags, snake_case, used by the policy file).
+type Config struct {
+	Resources []ResourceConfig `json:"resources"`
+	// ScopeImplications maps a broader scope to the narrower scopes it implies; the
+	// relation is transitive. Nil means [DefaultScopeImplications]; an empty map means
+	// no implications.
+	ScopeImplications map[string][]string `json:"scope_implications,omitempty"`
+}
+
+// DefaultScopeImplications returns a fresh copy of the implications used when
+// [Config.ScopeImplications] is nil: mcp:write implies mcp:read (the MCP 2026-07-28
+// authorization spec requires scope hierarchies to be honoured).
+func DefaultScopeImplications() map[string][]string {
+	return map[string][]string{"mcp:write": {"mcp:read"}}
+}
+
+// ResourceConfig is one protected resource in a [Config].
+type ResourceConfig struct {
+	URL                   string         `json:"url"`                        // canonical resource URL https://mcp.example.com/mcp (RFC 8707 audience); http or https, absolute, no query/fragment/userinfo
+	Hosts                 []string       `json:"hosts,omitempty"`            // extra host names this resource answers for; "*" = any host
+	Paths                 []string       `json:"paths,omitempty"`            // protected path prefixes; default: [the URL's path] (or "/" when the URL path is empty)
+	PublicPaths           []string       `json:"public_paths,omitempty"`     // prefixes that pass without credentials (explicit, never a fallback)
+	Credentials           []Source       `json:"credentials,omitempty"`      // accepted credential kinds; empty = every kind except anonymous
+	Anonymous             bool           `json:"anonymous,omitempty"`        // requests without a credential may pass when no requirement applies
+	RequiredScopes        []string       `json:"required_scopes,omitempty"`  // scopes every request needs
+	ScopesSupported       []string       `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
+	AllowedEmails         []string       `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
+	AllowedDomains        []string       `json:"allowed_domains,omitempty"`  // domains of verified emails, case-insensitive
+	AllowedGroups         []string       `json:"allowed_groups,omitempty"`   // groups, case-sensitive
+	StrictMCPHeaders      bool           `json:"strict_mcp_headers,omitempty"`
+	PreflightRequiresAuth bool           `json:"preflight_requires_auth,omitempty"`
+	Rules                 []RuleConfig   `json:"rules,omitempty"`
+	Metadata              map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
+}
+
+// RuleConfig is a per MCP method and tool rule of a resource. It applies only when the
+// request's MCP headers are trusted (MCP-Protocol-Version 2026-07-28 or later).
+type RuleConfig struct {
+	Name           string   `json:"name,omitempty"`
+	Methods        []string `json:"methods,omitempty"` // Mcp-Method values ("tools/call"); empty = any method
+	Tools          []string `json:"tools,omitempty"`   // Mcp-Name patterns (path.Match syntax); empty = any name; non-empty requires a non-empty Mcp-Name that matches
+	RequiredScopes []string `json:"required_scopes,omitempty"`
+	AllowedEmails  []string `json:"allowed_emails,omitempty"`
+	AllowedDomains []string `json:"allowed_domains,omitempty"`
+	AllowedGroups  []string `json:"allowed_groups,omitempty"`
+	Deny           bool     `json:"deny,omitempty"`
+}
+
+// Result is the outcome of a decision.
+type Result int
+
+// The results: Allow is HTTP 200, Challenge 401, Deny 403.
+const (
+	Allow Result = iota
+	Challenge
+	Deny
+)
+
+// String returns "allow", "challenge" or "deny".
+func (r Result) String() string {
+	switch r {
+	case Allow:
+		return "allow"
+	case Challenge:
+		return "challenge"
+	case Deny:
+		return "deny"
+	}
+	return "Result(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Reason says why a decision was taken; it is a stable label for logs and metrics.
+type Reason string
+
+// The reasons.
+const (
+	ReasonAllowed               Reason = "allowed"
+	ReasonPublicPath            Reason = "public_path"
+	ReasonAnonymous             Reason = "anonymous"
+	ReasonPreflight             Reason = "preflight"
+	ReasonNoResource            Reason = "no_resource"
+	ReasonNoCredential          Reason = "no_credential"
+	ReasonInvalidCredential     Reason = "invalid_credential"
+	ReasonCredentialNotAccepted Reason = "credential_not_accepted"
+	ReasonInsufficientScope     Reason = "insufficient_scope"
+	ReasonNotAllowed            Reason = "not_allowed" // an allowlist did not match
+	ReasonDeniedByRule          Reason = "denied_by_rule"
+	ReasonMCPHeadersUntrusted   Reason = "mcp_headers_untrusted"
+)
+
+// Decision is the outcome of [Policy.Decide]. Its slices may be shared with the
+// [Policy] and with other decisions: callers must not modify them.
+type Decision struct {
+	Result   Result
+	Reason   Reason
+	Resource *Resource // nil when no resource matched
+	Scopes   []string  // Challenge / insufficient_scope: ALL scopes the operation needs (resource + applicable rules), for the `scope` challenge param
+	Missing  []string  // insufficient_scope: the needed scopes the identity lacks (after implication)
+	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule)
+	Message  string    // short client-safe English description (goes into error_description)
+}
+
+// Policy is a compiled, immutable [Config]; it is safe for concurrent use.
+type Policy struct {
+	resources []*Resource
+	byHost    map[string][]*Resource // canonical host -> the resources naming it, in configuration order
+	anyHost   []*Resource            // the resources with "*" among their Hosts, in configuration order
+	// impliedBy maps a scope to the other scopes that imply it, directly or transitively.
+	impliedBy map[string]map[string]struct{}
+}
+
+// Resources returns the compiled resources in configuration order.
+func (p *Policy) Resources() []*Resource {
+	return append([]*Resource(nil), p.resources...)
+}
+
+// Resource is a compiled resource.
+type Resource struct {
+	cfg             ResourceConfig
+	url             string
+	scheme          string
+	host            string
+	path            string // "/" for an empty URL path
+	metadataURL     string
+	hosts           []string // canonical host names, the URL's host first, without duplicates
+	anyHost         bool     // "*" is among Hosts
+	prefixes        []prefix // longest first; public before protected at equal length
+	accepts         uint8    // bit set of sourceBit
+	needed          []string // RequiredScopes, deduplicated
+	gate            gate
+	rules           []rule
+	scopesSupported []string
+}
+
+// URL returns the canonical resource URL: scheme and host lower case, default port
+// removed, no trailing slash unless the path is "/".
+func (r *Resource) URL() string { return r.url }
+
+// Host returns the canonical host of the URL (with its port when not the default one).
+func (r *Resource) Host() string { return r.host }
+
+// Path returns the URL path, "/" when the URL has none.
+func (r *Resource) Path() string { return r.path }
+
+// MetadataURL returns the RFC 9728 §3.1 path-inserted metadata URL:
+// scheme://host/.well-known/oauth-protected-resource followed by the resource path
+// (nothing follows when the path is "/").
+func (r *Resource) MetadataURL() string { return r.metadataURL }
+
+// ScopesSupported returns, in first-seen order, the union of the resource's
+// RequiredScopes, its rules' RequiredScopes and its ScopesSupported, without
+// offline_access (MCP 2026-07-28: protected resources SHOULD NOT advertise it).
+func (r *Resource) ScopesSupported() []string {
+	return append([]string(nil), r.scopesSupported...)
+}
+
+// Metadata returns a shallow copy of the extra RFC 9728 fields of the resource.
+func (r *Resource) Metadata() map[string]any { return maps.Clone(r.cfg.Metadata) }
+
+// Config returns a copy of the configuration the resource was compiled from.
+func (r *Resource) Config() ResourceConfig { return cloneResourceConfig(r.cfg) }
+
+// Accepts reports whether the resource accepts credentials of kind s.
+// It is always false for [SourceAnonymous] and for unknown kinds.
+func (r *Resource) Accepts(s Source) bool {
+	b := sourceBit(s)
+	return b != 0 && r.accepts&b != 0
+}
+
+// sourceBit maps a credential kind to its bit; 0 for anonymous and unknown kinds.
+func sourceBit(s Source) uint8 {
+	switch s {
+	case SourceOAuth:
+		return 1 << 0
+	case SourceJWT:
+		return 1 << 1
+	case SourceAPIKey:
+		return 1 << 2
+	case SourceProxy:
+		return 1 << 3
+	case SourceSession:
+		return 1 << 4
+	}
+	return 0
+}
+
+// allCredentials is every credential kind, the default of an empty Credentials list.
+const allCredentials = 1<<5 - 1
+
+func cloneResourceConfig(c ResourceConfig) ResourceConfig {
+	c.Hosts = cloneStrings(c.Hosts)
+	c.Paths = cloneStrings(c.Paths)
+	c.PublicPaths = cloneStrings(c.PublicPaths)
+	c.Credentials = append([]Source(nil), c.Credentials...)
+	c.RequiredScopes = cloneStrings(c.RequiredScopes)
+	c.ScopesSupported = cloneStrings(c.ScopesSupported)
+	c.AllowedEmails = cloneStrings(c.AllowedEmails)
+	c.AllowedDomains = cloneStrings(c.AllowedDomains)
+	c.AllowedGroups = cloneStrings(c.AllowedGroups)
+	c.Metadata = maps.Clone(c.Metadata)
+	if c.Rules != nil {
+		rules := make([]RuleConfig, len(c.Rules))
+		for i, rc := range c.Rules {
+			rc.Methods = cloneStrings(rc.Methods)
+			rc.Tools = cloneStrings(rc.Tools)
+			rc.RequiredScopes = cloneStrings(rc.RequiredScopes)
+			rc.AllowedEmails = cloneStrings(rc.AllowedEmails)
+			rc.AllowedDomains = cloneStrings(rc.AllowedDomains)
+			rc.AllowedGroups = cloneStrings(rc.AllowedGroups)
+			rules[i] = rc
+		}
+		c.Rules = rules
+	}
+	return c
+}
+
+func cloneStrings(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
