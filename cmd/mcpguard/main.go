@@ -1,0 +1,344 @@
+// Command mcpguard guards MCP servers at the edge: the proxy in front of them asks its
+// /auth endpoint about every request, and it answers 200 with identity headers, 401 with
+// an RFC 9728 challenge, or 403.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/oauth"
+	"github.com/mcpguard/mcpguard/policy"
+	"github.com/rs/zerolog"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "mcpguard: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: mcpguard [command] [flags]
+
+commands:
+  serve          run the decision service (the default)
+  check-config   validate the configuration and print it, secrets redacted
+  hash-key       read an API key on stdin and print its SHA-256 for API_KEYS_FILE
+  healthcheck    exit 0 when the local server answers /healthz (for container probes)
+  version        print the version
+
+Configuration comes from environment variables (see README.md); flags override them.
+`
+
+// run is the whole program. Everything it needs from the OS is a parameter, so tests run
+// it in-process; it returns when ctx is cancelled or on a fatal error.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd, rest := "serve", []string{}
+	if len(args) > 1 {
+		rest = args[1:]
+		if !strings.HasPrefix(rest[0], "-") {
+			cmd, rest = rest[0], rest[1:]
+		}
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "check-config":
+		return checkConfig(rest, getenv, stdout, stderr)
+	case "hash-key":
+		return hashKey(stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, rest, getenv, stderr)
+	case "version":
+		_, err := fmt.Fprintln(stdout, "mcpguard", version)
+		return err
+	case "help", "-h", "--help":
+		_, err := io.WriteString(stdout, usage)
+		return err
+	}
+	return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+}
+
+// newLogger builds the one logger of the process.
+func newLogger(c config, w io.Writer) zerolog.Logger {
+	if c.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(c.level).With().Timestamp().Logger()
+}
+
+// setup builds everything serve and check-config share from a validated config.
+type setup struct {
+	policy         *policy.Policy
+	authenticators []authenticator
+	meta           *oauth.MetadataHandler
+	generatedKey   string
+}
+
+func newSetup(c *config, log zerolog.Logger) (*setup, error) {
+	s := &setup{}
+	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" {
+		// Nothing configured: the embedded default is API-key mode with a fresh key.
+		key, err := auth.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		c.APIKey, s.generatedKey = key, key
+	}
+	var err error
+	if s.policy, err = loadPolicy(*c); err != nil {
+		return nil, err
+	}
+	if s.authenticators, err = buildAuthenticators(*c, log); err != nil {
+		return nil, err
+	}
+	var docs []oauth.ProtectedResource
+	for _, r := range s.policy.Resources() {
+		hosts := []string{r.Host()}
+		for _, h := range r.Config().Hosts {
+			if h == "*" {
+				hosts = append(hosts, "*")
+			} else if ch, err := canonicalHost(h, ""); err == nil {
+				hosts = append(hosts, ch)
+			}
+		}
+		docs = append(docs, oauth.ProtectedResource{
+			Resource:             r.URL(),
+			Hosts:                hosts,
+			Path:                 r.Path(),
+			AuthorizationServers: []string{c.issuer},
+			ScopesSupported:      r.ScopesSupported(),
+			Extra:                r.Metadata(),
+		})
+	}
+	if s.meta, err = oauth.NewMetadataHandler(docs); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return s, nil
+}
+
+// buildAuthenticators turns the credential settings into the ordered list /auth tries.
+// Inconsistent settings start anyway, loudly, and trust nothing extra.
+func buildAuthenticators(c config, log zerolog.Logger) ([]authenticator, error) {
+	var list []authenticator
+	if !c.ClientAuthEnabled {
+		if c.APIKey != "" || c.APIKeysFile != "" {
+			log.Warn().Msg("MCP_CLIENT_AUTH_ENABLED=false: MCP_PROXY_API_KEY and API_KEYS_FILE are ignored")
+		}
+		if !c.TrustProxyAuth {
+			log.Warn().Msg("MCP_CLIENT_AUTH_ENABLED=false without TRUST_PROXY_AUTH=true: no credential is accepted, every protected request is denied")
+			return nil, nil
+		}
+		if len(c.proxyCIDRs) == 0 {
+			log.Warn().Msg("TRUST_PROXY_AUTH=true but PROXY_AUTH_TRUSTED_CIDRS is empty: no proxy is trusted, every protected request is denied")
+		}
+		p, err := auth.NewProxyIdentity(auth.ProxyConfig{Header: c.ProxyUserHeader, TrustedCIDRs: c.proxyCIDRs})
+		if err != nil {
+			return nil, fmt.Errorf("config: PROXY_USER_HEADER, PROXY_AUTH_TRUSTED_CIDRS: %w", err)
+		}
+		return append(list, p), nil
+	}
+	if c.TrustProxyAuth {
+		log.Warn().Msg("TRUST_PROXY_AUTH=true has no effect while MCP_CLIENT_AUTH_ENABLED=true: proxy identity headers are not trusted")
+	}
+	var entries []auth.KeyEntry
+	if c.APIKeysFile != "" {
+		data, err := readBounded(c.APIKeysFile, 4<<20)
+		if err != nil {
+			return nil, fmt.Errorf("config: API_KEYS_FILE: %w", err)
+		}
+		if entries, err = auth.ParseKeysFile(data); err != nil {
+			return nil, fmt.Errorf("config: API_KEYS_FILE %q: %w", c.APIKeysFile, err)
+		}
+	}
+	if c.APIKey != "" || len(entries) > 0 {
+		k, err := auth.NewAPIKeys(auth.APIKeysConfig{Header: c.APIKeyHeader, Key: c.APIKey, Keys: entries})
+		if err != nil {
+			return nil, fmt.Errorf("config: MCP_PROXY_API_KEY, API_KEYS_FILE: %w", err)
+		}
+		list = append(list, k)
+	}
+	return list, nil
+}
+
+// serve runs the decision service until ctx is cancelled.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	s, err := newSetup(&c, log)
+	if err != nil {
+		return err
+	}
+	m := newMetrics()
+	ready := &readiness{}
+	ready.add("policy", func() error { return nil })
+	d := &decider{
+		policy:                    s.policy,
+		authenticators:            s.authenticators,
+		trustedProxies:            c.trustedProxies,
+		passUpstreamAuthorization: c.PassUpstreamAuthorization,
+		log:                       log,
+		metrics:                   m,
+		now:                       time.Now,
+	}
+	addr := c.ListenAddr
+	if addr == "" {
+		addr = ":" + strconv.Itoa(c.Port)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           newServer(log, d, s.meta, ready, m, c.ProtectedPath),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	log.Info().Str("addr", ln.Addr().String()).Str("issuer", c.issuer).Str("version", version).
+		Int("resources", len(s.policy.Resources())).Int("credential_kinds", len(s.authenticators)).Msg("mcpguard listening")
+	fmt.Fprintf(stdout, "mcpguard listening on http://%s\n", ln.Addr())
+	if s.generatedKey != "" {
+		printQuickstart(stdout, ln.Addr().String(), s.generatedKey)
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	log.Info().Msg("mcpguard shutting down")
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// printQuickstart tells a first-time user the generated key and how to try it. The key
+// goes to stdout once, never to the log.
+func printQuickstart(w io.Writer, addr, key string) {
+	_, port, _ := net.SplitHostPort(addr)
+	fmt.Fprintf(w, `
+No credentials are configured, so mcpguard generated an API key for this run:
+
+  MCP_PROXY_API_KEY=%s
+
+Ask /auth what your proxy would ask:
+
+  curl -i http://localhost:%s/auth -H 'X-Forwarded-Proto: http' -H 'X-Forwarded-Host: localhost' \
+       -H 'X-Forwarded-Method: POST' -H 'X-Forwarded-Uri: /mcp' -H 'X-API-Key: %s'
+
+Without the key the answer is 401 with a WWW-Authenticate challenge; the protected-resource
+metadata is at http://localhost:%s/.well-known/oauth-protected-resource/mcp
+`, key, port, key, port)
+}
+
+// checkConfig validates the configuration as serve would and prints it.
+func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	apiKeySet := c.APIKey != ""
+	s, err := newSetup(&c, newLogger(c, stderr))
+	if err != nil {
+		return err
+	}
+	if !apiKeySet {
+		c.APIKey = "" // a key generated for the check is no part of the configuration
+	}
+	if err := printConfig(stdout, c); err != nil {
+		return err
+	}
+	for _, r := range s.policy.Resources() {
+		rc := r.Config()
+		fmt.Fprintf(stdout, "# resource: %s paths=%v public=%v scopes=%v metadata=%s\n",
+			r.URL(), rc.Paths, rc.PublicPaths, rc.RequiredScopes, r.MetadataURL())
+	}
+	kinds := make([]string, 0, len(s.authenticators))
+	for _, a := range s.authenticators {
+		kinds = append(kinds, fmt.Sprintf("%T", a))
+	}
+	if s.generatedKey != "" {
+		kinds = append(kinds, "(no credentials configured: serve generates an API key)")
+	}
+	_, err = fmt.Fprintf(stdout, "# credentials: %s\n", strings.Join(kinds, ", "))
+	return err
+}
+
+// hashKey prints the SHA-256 of the API key on stdin, for API_KEYS_FILE.
+func hashKey(stdin io.Reader, stdout io.Writer) error {
+	line, err := bufio.NewReader(io.LimitReader(stdin, 4097)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("hash-key: %w", err)
+	}
+	key := strings.TrimRight(line, "\r\n")
+	switch {
+	case len(key) > 4096:
+		return errors.New("hash-key: the key is longer than 4096 bytes")
+	case len(key) < 16:
+		return errors.New("hash-key: read no key of at least 16 characters on stdin")
+	}
+	_, err = fmt.Fprintln(stdout, auth.HashKey(key))
+	return err
+}
+
+// healthcheck asks the local server's /healthz, for a container HEALTHCHECK without curl.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := loadConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	port := strconv.Itoa(c.Port)
+	if c.ListenAddr != "" {
+		if _, p, err := net.SplitHostPort(c.ListenAddr); err == nil {
+			port = p
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	return nil
+}

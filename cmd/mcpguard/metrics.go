@@ -1,0 +1,45 @@
+package main
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are mcpguard's Prometheus series, on a registry of their own so that two
+// servers in one process (as in tests) never share state.
+type metrics struct {
+	registry  *prometheus.Registry
+	decisions *prometheus.CounterVec
+	latency   prometheus.Histogram
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpguard_decisions_total",
+			Help: "Decisions of /auth by result (allow, challenge, deny, error), reason and credential source.",
+		}, []string{"result", "reason", "source"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mcpguard_decision_duration_seconds",
+			Help:    "Time /auth took to decide, from request to answer.",
+			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3},
+		}),
+	}
+	m.registry.MustRegister(m.decisions, m.latency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observe(result, reason, source string, took time.Duration) {
+	m.decisions.WithLabelValues(result, reason, source).Inc()
+	m.latency.Observe(took.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}

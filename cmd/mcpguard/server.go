@@ -1,0 +1,85 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mcpguard/mcpguard/oauth"
+	"github.com/rs/zerolog"
+	"github.com/rs/zerolog/hlog"
+)
+
+// ownPaths are mcpguard's own endpoints; PROTECTED_PATH may not shadow them.
+var ownPaths = []string{"/auth", "/healthz", "/readyz", "/health", "/metrics", oauth.WellKnownProtectedResource}
+
+func reservedPath(p string) bool {
+	for _, o := range ownPaths {
+		if p == o || strings.HasPrefix(p, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// newServer builds the whole HTTP surface. Requests under /auth/ (the Envoy ext_authz
+// form) bypass the ServeMux, which would answer a path holding "//" or ".." with a
+// redirect, and a 3xx from an auth service is an error to every proxy.
+func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, ready *readiness, m *metrics, protectedPath string) http.Handler {
+	mux := http.NewServeMux()
+	addRoutes(mux, d, meta, ready, m, protectedPath)
+	envoy := handleAuth(d, "/auth", true)
+	rest := hlog.NewHandler(log)(accessLog(mux))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/auth/") {
+			envoy.ServeHTTP(w, r)
+			return
+		}
+		rest.ServeHTTP(w, r)
+	})
+}
+
+// addRoutes lists every endpoint mcpguard serves.
+func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, ready *readiness, m *metrics, protectedPath string) {
+	mux.Handle("/auth", handleAuth(d, "/auth", false)) // any method: proxies send GET, HEAD or the original one
+	mux.Handle("/auth/", handleAuth(d, "/auth", true)) // Envoy ext_authz: /auth/<original path> (reached via newServer)
+	if protectedPath != "" && protectedPath != "/auth" {
+		mux.Handle(protectedPath, handleAuth(d, protectedPath, false)) // mcpauth's forwardAuth address
+	}
+	mux.Handle("GET "+oauth.WellKnownProtectedResource, meta)
+	mux.Handle("OPTIONS "+oauth.WellKnownProtectedResource, meta)
+	mux.Handle("GET "+oauth.WellKnownProtectedResource+"/{path...}", meta)
+	mux.Handle("OPTIONS "+oauth.WellKnownProtectedResource+"/{path...}", meta)
+	mux.Handle("GET /healthz", handleHealthz())
+	mux.Handle("GET /readyz", ready)
+	mux.Handle("GET /health", handleHealth())
+	mux.Handle("GET /metrics", m.handler())
+}
+
+// accessLog logs every request but /auth (which writes its own audit line) and the probes.
+func accessLog(next http.Handler) http.Handler {
+	return hlog.AccessHandler(func(r *http.Request, status, size int, took time.Duration) {
+		switch r.URL.Path {
+		case "/auth", "/healthz", "/readyz", "/health", "/metrics":
+			return
+		}
+		hlog.FromRequest(r).Info().Str("method", r.Method).Str("path", r.URL.Path).
+			Int("status", status).Int("size", size).Int64("us", took.Microseconds()).Msg("request")
+	})(next)
+}
+
+// handleHealthz answers liveness probes.
+func handleHealthz() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+}
+
+// handleHealth answers with the JSON mcpauth's /health returned, for existing monitors.
+func handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":200,"message":"OK"}` + "\n"))
+	})
+}
