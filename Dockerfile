@@ -1,0 +1,19 @@
+# syntax=docker/dockerfile:1
+# mcpguard: a static binary on a distroless base, running as a non-root user.
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+# The same command CI builds with (Makefile target "build").
+RUN make build BIN=/out/mcpguard VERSION=${VERSION}
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/mcpguard /usr/local/bin/mcpguard
+USER nonroot:nonroot
+EXPOSE 11000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/usr/local/bin/mcpguard", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/mcpguard"]

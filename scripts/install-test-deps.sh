@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the real peers the end-to-end tests run: nginx (with auth_request) and Caddy,
+# from Debian's packages, when they are not already on the PATH.
+set -euo pipefail
+
+need=()
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+# Debian starts the packaged services; the tests run their own instances on loopback.
+$sudo service nginx stop >/dev/null 2>&1 || true
+$sudo service caddy stop >/dev/null 2>&1 || true
