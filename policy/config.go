@@ -154,6 +154,25 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 		r.accepts |= b
 	}
 
+	switch rc.Mode {
+	case "", ModeStrict:
+		r.anonymous = rc.Anonymous
+	case ModeOptional, ModePermissive:
+		r.anonymous = true
+	default:
+		return nil, where.errorf("mode", "%q is not strict, optional or permissive", rc.Mode)
+	}
+	for _, iss := range rc.JWTIssuers {
+		if u, err := url.Parse(iss); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, where.errorf("jwt_issuers", "%q is not an issuer URL", iss)
+		}
+	}
+	for _, a := range rc.Audiences {
+		if a == "" || strings.ContainsAny(a, " \t\r\n") {
+			return nil, where.errorf("audiences", "%q is not an audience", a)
+		}
+	}
+	r.issuers, r.audiences = rc.JWTIssuers, rc.Audiences
 	if err := checkScopes(where, "required_scopes", rc.RequiredScopes); err != nil {
 		return nil, err
 	}

@@ -161,10 +161,10 @@ func (p *Policy) Decide(in Input) Decision {
 	id := in.Identity
 	if id == nil {
 		switch {
-		case in.CredentialInvalid:
+		case in.CredentialInvalid && r.cfg.Mode != ModePermissive:
 			d.Scopes = needed
 			return d.with(Challenge, ReasonInvalidCredential, msgInvalidCredential)
-		case r.cfg.Anonymous && !denied && len(needed) == 0 && !gated:
+		case r.anonymous && !denied && len(needed) == 0 && !gated:
 			return d.with(Allow, ReasonAnonymous, msgAnonymous)
 		case denied:
 			return d.with(Deny, ReasonDeniedByRule, msgDeniedByRule)
@@ -172,7 +172,7 @@ func (p *Policy) Decide(in Input) Decision {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonNoCredential, msgNoCredential)
 	}
-	if !r.Accepts(id.Source) {
+	if !r.Accepts(id.Source) || !r.acceptsToken(id) {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonCredentialNotAccepted, msgCredentialNotAccepted)
 	}
@@ -363,6 +363,35 @@ func (g *gate) admits(id *Identity, email, domain string) bool {
 	}
 	for _, gr := range id.Groups {
 		if _, ok := g.groups[gr]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// acceptsToken checks a token identity's issuer and audiences against the resource's
+// lists (RFC 8707: a token minted for another resource is not accepted here).
+func (r *Resource) acceptsToken(id *Identity) bool {
+	if id.Source != SourceJWT && id.Source != SourceOAuth {
+		return true
+	}
+	if len(r.issuers) > 0 && (id.Source == SourceJWT) && !contains(r.issuers, id.Issuer) {
+		return false
+	}
+	if len(r.audiences) > 0 {
+		for _, a := range id.Audiences {
+			if contains(r.audiences, a) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
 			return true
 		}
 	}

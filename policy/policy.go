@@ -34,6 +34,8 @@ type Identity struct {
 	AllScopes     bool     // the credential is not scope-limited (single master API key, trusted proxy identity)
 	Source        Source
 	ClientID      string
+	Issuer        string   // token issuer (jwt and oauth identities)
+	Audiences     []string // token audiences (jwt and oauth identities)
 }
 
 // Request is the original request as the edge proxy received it (already normalized by the caller).
@@ -78,6 +80,9 @@ type ResourceConfig struct {
 	PublicPaths           []string       `json:"public_paths,omitempty"`     // prefixes that pass without credentials (explicit, never a fallback)
 	Credentials           []Source       `json:"credentials,omitempty"`      // accepted credential kinds; empty = every kind except anonymous
 	Anonymous             bool           `json:"anonymous,omitempty"`        // requests without a credential may pass when no requirement applies
+	Mode                  Mode           `json:"mode,omitempty"`             // strict (default), optional or permissive, as in agentgateway
+	JWTIssuers            []string       `json:"jwt_issuers,omitempty"`      // issuers whose tokens this resource accepts; empty = every configured issuer
+	Audiences             []string       `json:"audiences,omitempty"`        // token audiences this resource accepts (RFC 8707); empty = any the issuer accepts
 	RequiredScopes        []string       `json:"required_scopes,omitempty"`  // scopes every request needs
 	ScopesSupported       []string       `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
 	AllowedEmails         []string       `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
@@ -88,6 +93,25 @@ type ResourceConfig struct {
 	Rules                 []RuleConfig   `json:"rules,omitempty"`
 	Metadata              map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
 }
+
+// Mode says how a resource treats requests without a valid credential, as
+// agentgateway's JWT modes do.
+type Mode string
+
+// The modes.
+const (
+	// ModeStrict requires a valid credential (unless a path is public or the resource is
+	// Anonymous). It is the default.
+	ModeStrict Mode = "strict"
+	// ModeOptional lets a request without a credential pass as anonymous where no
+	// requirement applies; a presented credential must be valid. Risk: the MCP server
+	// sees anonymous requests and must treat an empty X-Forwarded-User as no one.
+	ModeOptional Mode = "optional"
+	// ModePermissive is ModeOptional that also treats an invalid credential as absent.
+	// Risk: expired, forged or foreign tokens pass as anonymous instead of failing, so
+	// clients never learn to refresh; use it only for migrations.
+	ModePermissive Mode = "permissive"
+)
 
 // RuleConfig is a per MCP method and tool rule of a resource. It applies only when the
 // request's MCP headers are trusted (MCP-Protocol-Version 2026-07-28 or later).
@@ -124,6 +148,9 @@ func (r Result) String() string {
 	}
 	return "Result(" + strconv.Itoa(int(r)) + ")"
 }
+
+// Issuers returns the JWT issuers the resource accepts; nil means every configured one.
+func (r *Resource) Issuers() []string { return cloneStrings(r.issuers) }
 
 // Reason says why a decision was taken; it is a stable label for logs and metrics.
 type Reason string
@@ -183,6 +210,9 @@ type Resource struct {
 	prefixes        []prefix // longest first; public before protected at equal length
 	accepts         uint8    // bit set of sourceBit
 	needed          []string // RequiredScopes, deduplicated
+	anonymous       bool     // Anonymous, or a mode other than strict
+	issuers         []string // JWTIssuers
+	audiences       []string // Audiences
 	gate            gate
 	rules           []rule
 	scopesSupported []string
@@ -253,6 +283,8 @@ func cloneResourceConfig(c ResourceConfig) ResourceConfig {
 	c.AllowedEmails = cloneStrings(c.AllowedEmails)
 	c.AllowedDomains = cloneStrings(c.AllowedDomains)
 	c.AllowedGroups = cloneStrings(c.AllowedGroups)
+	c.JWTIssuers = cloneStrings(c.JWTIssuers)
+	c.Audiences = cloneStrings(c.Audiences)
 	c.Metadata = maps.Clone(c.Metadata)
 	if c.Rules != nil {
 		rules := make([]RuleConfig, len(c.Rules))
