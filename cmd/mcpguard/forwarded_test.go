@@ -92,6 +92,14 @@ func FuzzNormalizePath(f *testing.F) {
 		if strings.ContainsAny(got, "?#%\\;") {
 			t.Fatalf("normalizePath(%q) = %q, holds a separator the upstream may read differently", raw, got)
 		}
+		for i := 0; i < len(got); i++ {
+			if got[i] < 0x20 || got[i] == 0x7f {
+				t.Fatalf("normalizePath(%q) = %q, holds a control byte", raw, got)
+			}
+		}
+		if strings.IndexFunc(got, func(r rune) bool { return r >= 0x80 }) >= 0 {
+			return // decoded UTF-8: as raw bytes it would be refused, by design
+		}
 		again, err := normalizePath(got)
 		if err != nil || again != got {
 			t.Fatalf("normalizePath(normalizePath(%q)) = %q, %v, want the same %q", raw, again, err, got)

@@ -185,7 +185,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	log := newLogger(c, stderr)
+	logw := newBatchWriter(stderr, 200*time.Millisecond)
+	defer logw.Close()
+	log := newLogger(c, logw)
 	s, err := newSetup(&c, log)
 	if err != nil {
 		return err

@@ -137,8 +137,12 @@ func TestRunEmbeddedDefault(t *testing.T) {
 	if strings.Contains(stderr.String(), key[1]) {
 		t.Fatalf("the log holds the generated key:\n%s", stderr)
 	}
-	if !strings.Contains(stderr.String(), `"message":"auth decision"`) {
-		t.Fatalf("no audit line in the log:\n%s", stderr)
+	deadline := time.Now().Add(3 * time.Second) // the log is written in batches
+	for !strings.Contains(stderr.String(), `"message":"auth decision"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit line in the log:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

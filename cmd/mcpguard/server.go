@@ -22,20 +22,31 @@ func reservedPath(p string) bool {
 	return false
 }
 
-// newServer builds the whole HTTP surface. Requests under /auth/ (the Envoy ext_authz
-// form) bypass the ServeMux, which would answer a path holding "//" or ".." with a
-// redirect, and a 3xx from an auth service is an error to every proxy.
+// newServer builds the whole HTTP surface. The /auth endpoints bypass the ServeMux: for
+// speed, and because the mux would answer an Envoy /auth/<path> holding "//" or ".."
+// with a redirect, and a 3xx from an auth service is an error to every proxy.
 func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, ready *readiness, m *metrics, protectedPath string) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d, meta, ready, m, protectedPath)
-	envoy := handleAuth(d, "/auth", true)
+	authH, envoy := handleAuth(d, "/auth", false), handleAuth(d, "/auth", true)
+	protected := authH
+	if protectedPath != "" && protectedPath != "/auth" {
+		protected = handleAuth(d, protectedPath, false)
+	}
 	rest := hlog.NewHandler(log)(accessLog(mux))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/auth/") {
+		// /auth is on every MCP request: it skips the access-log middleware (it writes
+		// its own audit line) and the mux.
+		switch p := r.URL.Path; {
+		case p == "/auth":
+			authH.ServeHTTP(w, r)
+		case strings.HasPrefix(p, "/auth/"):
 			envoy.ServeHTTP(w, r)
-			return
+		case p == protectedPath:
+			protected.ServeHTTP(w, r)
+		default:
+			rest.ServeHTTP(w, r)
 		}
-		rest.ServeHTTP(w, r)
 	})
 }
 
