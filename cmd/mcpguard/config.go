@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"net/url"
 	"reflect"
@@ -144,7 +145,15 @@ func (c *config) validate() error {
 		bad("PROTECTED_PATH", "%q must be an absolute path that is not one of mcpguard's own endpoints", c.ProtectedPath)
 	}
 
-	c.issuer, err = issuerURL(c.IssuerURL, c.OAuthDomain, c.DevMode, c.Port)
+	port := strconv.Itoa(c.Port)
+	if c.ListenAddr != "" {
+		if _, p, err := net.SplitHostPort(c.ListenAddr); err != nil {
+			bad("LISTEN_ADDR", "%q is not host:port", c.ListenAddr)
+		} else if p != "0" {
+			port = p
+		}
+	}
+	c.issuer, err = issuerURL(c.IssuerURL, c.OAuthDomain, c.DevMode, port)
 	if err != nil {
 		name := "ISSUER_URL"
 		if c.IssuerURL == "" {
@@ -191,7 +200,7 @@ func (c *config) validate() error {
 // issuerURL derives mcpguard's issuer identifier (RFC 8414 §2): ISSUER_URL, else
 // https://OAUTH_DOMAIN (http:// with DEV_MODE), else http://localhost:PORT. It has no
 // trailing slash, so it stays byte-identical wherever it is published.
-func issuerURL(issuer, domain string, dev bool, port int) (string, error) {
+func issuerURL(issuer, domain string, dev bool, port string) (string, error) {
 	switch {
 	case issuer != "":
 	case domain != "":
@@ -204,7 +213,7 @@ func issuerURL(issuer, domain string, dev bool, port int) (string, error) {
 		}
 		issuer = scheme + "://" + domain
 	default:
-		return "http://localhost:" + strconv.Itoa(port), nil
+		return "http://localhost:" + port, nil
 	}
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -153,6 +153,7 @@ func TestRunBadConfig(t *testing.T) {
 		want string
 	}{
 		{"port", map[string]string{"PORT": "70000"}, "PORT"},
+		{"listen addr", map[string]string{"LISTEN_ADDR": "nowhere"}, "LISTEN_ADDR"},
 		{"port not a number", map[string]string{"PORT": "eleven"}, "PORT"},
 		{"log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"trusted proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
