@@ -6,7 +6,7 @@
 //
 //	Authenticate(r *Request) (Principal, error)
 //
-// (APIKeys and ProxyIdentity today; mcpguard's own tokens, external JWTs and session
+// (APIKeys, ProxyIdentity and JWTVerifier today; mcpguard's own tokens and session
 // cookies later). The package declares no interface for it: the consumer (cmd/mcpguard)
 // holds its own list of authenticators and asks each in turn. Authenticate has exactly
 // three outcomes, and a caller branches on them with errors.Is, never on error text:
@@ -44,15 +44,17 @@ import (
 )
 
 // Credential kinds a Principal can come from; the values are those of the X-Auth-Source
-// response header. More kinds (oauth, jwt, session) come later.
+// response header. More kinds (oauth, session) come later.
 const (
 	SourceAPIKey = "apikey"
 	SourceProxy  = "proxy"
+	SourceJWT    = "jwt"
 )
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Subject identifies the caller within its Source: a key name, a proxy user.
+	// Subject identifies the caller within its Source: a key name, a proxy user, a
+	// token's user claim.
 	Subject string
 	// Email is the caller's email address when known, as given (policy parses it strictly).
 	Email string
@@ -72,6 +74,11 @@ type Principal struct {
 	Source string
 	// ClientID identifies the client software or key, when known.
 	ClientID string
+	// Issuer is the issuer (iss) of the token the caller presented; "" for credentials
+	// that are not tokens.
+	Issuer string
+	// Audiences are the audiences (aud) of the token the caller presented.
+	Audiences []string
 }
 
 // ErrNoCredentials and ErrInvalidCredential are the two outcomes of a failed Authenticate

@@ -112,13 +112,29 @@ func isB64Token(s string) bool {
 }
 
 // isB64TokenChar reports whether c is one of b64token's non-padding characters.
-func isB64TokenChar(c byte) bool {
-	switch c {
-	case '-', '.', '_', '~', '+', '/':
-		return true
+func isB64TokenChar(c byte) bool { return charClass[c]&classB64Token != 0 }
+
+// Character classes of charClass. Every request's bearer token is scanned byte by byte,
+// so the classes are a table lookup rather than a chain of comparisons.
+const (
+	classB64Token  = 1 << iota // RFC 6750 b64token, without '=': ALPHA DIGIT - . _ ~ + /
+	classBase64URL             // RFC 4648 §5 base64url, without '=': ALPHA DIGIT - _
+)
+
+// charClass maps each byte to the classes it belongs to.
+var charClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		if isAlnum(byte(c)) {
+			t[c] = classB64Token | classBase64URL
+		}
 	}
-	return isAlnum(c)
-}
+	for _, c := range "-._~+/" {
+		t[c] |= classB64Token
+	}
+	t['-'] |= classBase64URL
+	t['_'] |= classBase64URL
+	return t
+}()
 
 // LooksLikeJWT reports whether token has the shape of a JWS compact serialization
 // (RFC 7515 §7.1): three non-empty base64url segments (no padding) separated by '.'.
@@ -140,7 +156,7 @@ func isBase64URL(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; !isAlnum(c) && c != '-' && c != '_' {
+		if charClass[s[i]]&classBase64URL == 0 {
 			return false
 		}
 	}

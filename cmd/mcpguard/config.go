@@ -55,6 +55,10 @@ type config struct {
 
 	PassUpstreamAuthorization bool `env:"PASS_UPSTREAM_AUTHORIZATION" envDefault:"true"`
 
+	JWTIssuers          string        `env:"JWT_ISSUERS"`
+	JWKSRefetchCooldown time.Duration `env:"JWKS_REFETCH_COOLDOWN" envDefault:"30s"`
+	JWTCacheSize        int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
+
 	// Derived by validate.
 	issuer         string
 	level          zerolog.Level
@@ -193,6 +197,12 @@ func (c *config) validate() error {
 			bad("RESOURCE_URL", "%q is not an absolute http(s) URL", c.ResourceURL)
 		}
 	}
+	if c.JWKSRefetchCooldown < time.Second {
+		bad("JWKS_REFETCH_COOLDOWN", "must be at least 1s")
+	}
+	if c.JWTCacheSize < 0 || c.JWTCacheSize > 10_000_000 {
+		bad("JWT_CACHE_SIZE", "%d is not between 0 and 10000000", c.JWTCacheSize)
+	}
 	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
 	return errors.Join(errs...)
 }
@@ -314,6 +324,8 @@ func printConfig(w io.Writer, c config) error {
 		"TRUST_PROXY_AUTH":        strconv.FormatBool(c.TrustProxyAuth),
 		"PROXY_USER_HEADER":       c.ProxyUserHeader, "PROXY_AUTH_TRUSTED_CIDRS": c.ProxyAuthTrustedCIDRs,
 		"PASS_UPSTREAM_AUTHORIZATION": strconv.FormatBool(c.PassUpstreamAuthorization),
+		"JWT_ISSUERS":                 c.JWTIssuers, "JWKS_REFETCH_COOLDOWN": c.JWKSRefetchCooldown.String(),
+		"JWT_CACHE_SIZE": strconv.Itoa(c.JWTCacheSize),
 	}
 	for _, p := range params {
 		v, ok := values[p.Key]

@@ -15,11 +15,11 @@ func TestExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := parsePolicyFile(data)
+	f, err := parsePolicyFile(data)
 	if err != nil {
 		t.Fatalf("examples/policy.yaml: %v", err)
 	}
-	p, err := policy.New(pc)
+	p, err := policy.New(f.policyConfig())
 	if err != nil {
 		t.Fatalf("examples/policy.yaml: %v", err)
 	}

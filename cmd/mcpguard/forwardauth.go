@@ -146,6 +146,8 @@ func (d *decider) judge(r *http.Request, envoyPath string) verdict {
 			AllScopes:     principal.AllScopes,
 			Source:        policy.Source(principal.Source),
 			ClientID:      principal.ClientID,
+			Issuer:        principal.Issuer,
+			Audiences:     principal.Audiences,
 		}
 	}
 	dec := d.policy.Decide(in)

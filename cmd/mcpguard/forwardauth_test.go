@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,11 +54,13 @@ func testServerLog(t testing.TB, environ map[string]string, w io.Writer) http.Ha
 		t.Fatalf("loadConfig: %v", err)
 	}
 	log := zerolog.New(w).Level(zerolog.DebugLevel)
-	s, err := newSetup(&c, log)
+	m := newMetrics()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	s, err := newSetup(ctx, &c, log, m)
 	if err != nil {
 		t.Fatalf("newSetup: %v", err)
 	}
-	m := newMetrics()
 	d := &decider{policy: s.policy, authenticators: s.authenticators, trustedProxies: c.trustedProxies,
 		passUpstreamAuthorization: c.PassUpstreamAuthorization, log: log, metrics: m, now: time.Now}
 	return newServer(log, d, s.meta, &readiness{}, m, c.ProtectedPath)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -90,25 +91,57 @@ type setup struct {
 	policy         *policy.Policy
 	authenticators []authenticator
 	meta           *oauth.MetadataHandler
+	jwt            *auth.JWTVerifier // nil without external issuers
+	issuers        []auth.IssuerConfig
 	generatedKey   string
 }
 
-func newSetup(c *config, log zerolog.Logger) (*setup, error) {
+// newSetup builds the policy, the credential kinds and the metadata documents. Work it
+// starts in the background (JWKS discovery) stops with ctx.
+func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics) (*setup, error) {
 	s := &setup{}
-	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" {
+	var err error
+	var fileIssuers []auth.IssuerConfig
+	if s.policy, fileIssuers, err = loadPolicy(*c); err != nil {
+		return nil, err
+	}
+	if s.issuers, err = mergeIssuers(c.JWTIssuers, fileIssuers); err != nil {
+		return nil, err
+	}
+	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" && len(s.issuers) == 0 {
 		// Nothing configured: the embedded default is API-key mode with a fresh key.
 		key, err := auth.GenerateKey()
 		if err != nil {
 			return nil, err
 		}
 		c.APIKey, s.generatedKey = key, key
-	}
-	var err error
-	if s.policy, err = loadPolicy(*c); err != nil {
-		return nil, err
+		if c.PolicyFile == "" {
+			if s.policy, _, err = loadPolicy(*c); err != nil { // with /status public, as for any single key
+				return nil, err
+			}
+		}
 	}
 	if s.authenticators, err = buildAuthenticators(*c, log); err != nil {
 		return nil, err
+	}
+	if len(s.issuers) > 0 && c.ClientAuthEnabled {
+		s.jwt, err = auth.NewJWTVerifier(ctx, auth.JWTConfig{
+			Issuers:         s.issuers,
+			RefetchCooldown: c.JWKSRefetchCooldown,
+			CacheSize:       c.JWTCacheSize,
+			OnRefresh: func(issuer string, err error) {
+				result := "ok"
+				if err != nil {
+					result = "error"
+					log.Warn().Str("issuer", issuer).Err(err).Msg("jwks refresh failed")
+				}
+				m.jwksRefreshes.WithLabelValues(issuer, result).Inc()
+			},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("config: JWT_ISSUERS, POLICY_FILE issuers: %w", err)
+		}
+		s.authenticators = append(s.authenticators, s.jwt)
 	}
 	var docs []oauth.ProtectedResource
 	for _, r := range s.policy.Resources() {
@@ -124,7 +157,7 @@ func newSetup(c *config, log zerolog.Logger) (*setup, error) {
 			Resource:             r.URL(),
 			Hosts:                hosts,
 			Path:                 r.Path(),
-			AuthorizationServers: []string{c.issuer},
+			AuthorizationServers: s.authorizationServers(c.issuer, r),
 			ScopesSupported:      r.ScopesSupported(),
 			Extra:                r.Metadata(),
 		})
@@ -133,6 +166,45 @@ func newSetup(c *config, log zerolog.Logger) (*setup, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	return s, nil
+}
+
+// authorizationServers are the issuers a resource's metadata points clients at: the
+// external JWT issuers the resource accepts, as agentgateway does, when there are any
+// (mcpguard's own authorization server is not enabled); otherwise mcpguard's issuer.
+func (s *setup) authorizationServers(issuer string, r *policy.Resource) []string {
+	if s.jwt == nil || !r.Accepts(policy.SourceJWT) {
+		return []string{issuer}
+	}
+	accepted := r.Issuers()
+	var out []string
+	for _, ic := range s.issuers {
+		if len(accepted) == 0 || slices.Contains(accepted, ic.Issuer) {
+			out = append(out, ic.Issuer)
+		}
+	}
+	if len(out) == 0 {
+		return []string{issuer}
+	}
+	return out
+}
+
+// mergeIssuers joins the JWT_ISSUERS pairs and the policy file's issuers; an issuer
+// configured in both places is an error.
+func mergeIssuers(env string, file []auth.IssuerConfig) ([]auth.IssuerConfig, error) {
+	fromEnv, err := auth.ParseIssuersEnv(env)
+	if err != nil {
+		return nil, fmt.Errorf("config: JWT_ISSUERS: %w", err)
+	}
+	out := append([]auth.IssuerConfig(nil), file...)
+	for _, e := range fromEnv {
+		for _, f := range file {
+			if f.Issuer == e.Issuer {
+				return nil, fmt.Errorf("config: JWT_ISSUERS: issuer %q is also in POLICY_FILE; configure it in one place", e.Issuer)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // buildAuthenticators turns the credential settings into the ordered list /auth tries.
@@ -188,13 +260,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	logw := newBatchWriter(stderr, 200*time.Millisecond)
 	defer logw.Close()
 	log := newLogger(c, logw)
-	s, err := newSetup(&c, log)
+	m := newMetrics()
+	s, err := newSetup(ctx, &c, log, m)
 	if err != nil {
 		return err
 	}
-	m := newMetrics()
 	ready := &readiness{}
 	ready.add("policy", func() error { return nil })
+	if s.jwt != nil {
+		ready.add("jwt_issuers", s.jwt.Ready)
+	}
 	d := &decider{
 		policy:                    s.policy,
 		authenticators:            s.authenticators,
@@ -273,7 +348,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	apiKeySet := c.APIKey != ""
-	s, err := newSetup(&c, newLogger(c, stderr))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // no background discovery outlives the check
+	s, err := newSetup(ctx, &c, newLogger(c, stderr), newMetrics())
 	if err != nil {
 		return err
 	}
@@ -294,6 +371,9 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	if s.generatedKey != "" {
 		kinds = append(kinds, "(no credentials configured: serve generates an API key)")
+	}
+	for _, ic := range s.issuers {
+		fmt.Fprintf(stdout, "# jwt issuer: %s audiences=%v\n", ic.Issuer, ic.Audiences)
 	}
 	_, err = fmt.Fprintf(stdout, "# credentials: %s\n", strings.Join(kinds, ", "))
 	return err

@@ -15,6 +15,8 @@ type metrics struct {
 	registry  *prometheus.Registry
 	decisions *prometheus.CounterVec
 	latency   prometheus.Histogram
+	// jwksRefreshes counts JWKS and discovery fetches by issuer and result.
+	jwksRefreshes *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -29,8 +31,12 @@ func newMetrics() *metrics {
 			Help:    "Time /auth took to decide, from request to answer.",
 			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3},
 		}),
+		jwksRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mcpguard_jwks_refresh_total",
+			Help: "Discovery and JWKS fetches of external JWT issuers, by issuer and result (ok, error).",
+		}, []string{"issuer", "result"}),
 	}
-	m.registry.MustRegister(m.decisions, m.latency,
+	m.registry.MustRegister(m.decisions, m.latency, m.jwksRefreshes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/policy"
 	"sigs.k8s.io/yaml"
 )
@@ -18,50 +19,60 @@ const maxPolicyFile = 1 << 20
 type policyFile struct {
 	Resources         []policy.ResourceConfig `json:"resources"`
 	ScopeImplications map[string][]string     `json:"scope_implications,omitempty"`
+	// Issuers are the external JWT issuers (the full form of JWT_ISSUERS).
+	Issuers []auth.IssuerConfig `json:"issuers,omitempty"`
 }
 
-// parsePolicyFile parses and validates a policy file's content.
-func parsePolicyFile(data []byte) (policy.Config, error) {
+// parsePolicyFile parses a policy file's content.
+func parsePolicyFile(data []byte) (policyFile, error) {
 	if len(data) > maxPolicyFile {
-		return policy.Config{}, fmt.Errorf("policy file is larger than %d bytes", maxPolicyFile)
+		return policyFile{}, fmt.Errorf("policy file is larger than %d bytes", maxPolicyFile)
 	}
 	var f policyFile
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return policy.Config{}, fmt.Errorf("policy file: %w", err)
+		return policyFile{}, fmt.Errorf("policy file: %w", err)
 	}
 	if len(f.Resources) == 0 {
-		return policy.Config{}, fmt.Errorf("policy file: no resources")
+		return policyFile{}, fmt.Errorf("policy file: no resources")
 	}
-	return policy.Config{Resources: f.Resources, ScopeImplications: f.ScopeImplications}, nil
+	return f, nil
 }
 
-// loadPolicy builds the policy: from POLICY_FILE, or else the one resource the
-// environment describes.
-func loadPolicy(c config) (*policy.Policy, error) {
+// policyConfig is the policy part of the file.
+func (f policyFile) policyConfig() policy.Config {
+	return policy.Config{Resources: f.Resources, ScopeImplications: f.ScopeImplications}
+}
+
+// loadPolicy builds the policy, from POLICY_FILE or else the one resource the
+// environment describes, and returns the JWT issuers the file adds.
+func loadPolicy(c config) (*policy.Policy, []auth.IssuerConfig, error) {
 	var pc policy.Config
+	var issuers []auth.IssuerConfig
 	if c.PolicyFile != "" {
 		data, err := readBounded(c.PolicyFile, maxPolicyFile)
 		if err != nil {
-			return nil, fmt.Errorf("config: POLICY_FILE: %w", err)
+			return nil, nil, fmt.Errorf("config: POLICY_FILE: %w", err)
 		}
-		if pc, err = parsePolicyFile(data); err != nil {
-			return nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+		f, err := parsePolicyFile(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
+		pc, issuers = f.policyConfig(), f.Issuers
 	} else {
 		pc = envPolicy(c)
 	}
 	p, err := policy.New(pc)
 	if err != nil {
 		if c.PolicyFile != "" {
-			return nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+			return nil, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
 		var fe *policy.FieldError
 		if errors.As(err, &fe) && envFields[fe.Field] != "" {
-			return nil, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
+			return nil, nil, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
 		}
-		return nil, fmt.Errorf("config: the default resource: %w", err)
+		return nil, nil, fmt.Errorf("config: the default resource: %w", err)
 	}
-	return p, nil
+	return p, issuers, nil
 }
 
 // envFields maps the fields of the default resource to the variables that set them.

@@ -46,7 +46,7 @@ scope_implications:
 func TestParsePolicyFile(t *testing.T) {
 	for _, tt := range policyFileTests {
 		t.Run(tt.name, func(t *testing.T) {
-			pc, err := parsePolicyFile([]byte(tt.data))
+			f, err := parsePolicyFile([]byte(tt.data))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("parsePolicyFile = %v, want an error containing %q", err, tt.wantErr)
@@ -56,7 +56,7 @@ func TestParsePolicyFile(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parsePolicyFile = %v, want nil", err)
 			}
-			if _, err := policy.New(pc); err != nil {
+			if _, err := policy.New(f.policyConfig()); err != nil {
 				t.Fatalf("policy.New = %v", err)
 			}
 		})
@@ -72,11 +72,11 @@ func FuzzParsePolicyFile(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pc, err := parsePolicyFile(data)
+		f, err := parsePolicyFile(data)
 		if err != nil {
 			return
 		}
-		p, err := policy.New(pc)
+		p, err := policy.New(f.policyConfig())
 		if err != nil {
 			return
 		}

@@ -1,0 +1,372 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+)
+
+// Defaults of JWTConfig.
+const (
+	defaultRefetchCooldown = 30 * time.Second
+	defaultRefreshInterval = 15 * time.Minute
+	defaultTokenCacheSize  = 10000
+	defaultFetchTimeout    = 10 * time.Second
+)
+
+// Errors of JWTVerifier.Verify. They name the condition, never the token or a value the
+// token chose. The second group is found after the token was routed to an issuer, and
+// Verify wraps it with the configured issuer URL: `auth: jwt issuer "https://...": ...`.
+var (
+	errJWTTooLong       = fmt.Errorf("auth: jwt longer than %d bytes: %w", maxBearerLen, ErrInvalidCredential)
+	errJWTMalformed     = fmt.Errorf("auth: jwt is not a JWS compact serialization (RFC 7515 §7.1): %w", ErrInvalidCredential)
+	errJWTHeader        = fmt.Errorf("auth: jwt header is not a base64url JSON object with a string alg: %w", ErrInvalidCredential)
+	errJWTPayload       = fmt.Errorf("auth: jwt payload is not a base64url JSON object: %w", ErrInvalidCredential)
+	errJWTCrit          = fmt.Errorf("auth: jwt header has crit extensions (RFC 7515 §4.1.11): %w", ErrInvalidCredential)
+	errJWTUnknownIssuer = fmt.Errorf("auth: jwt iss is missing or not a configured issuer: %w", ErrInvalidCredential)
+
+	errJWTAlg         = fmt.Errorf("alg not allowed: %w", ErrInvalidCredential)
+	errJWTNoExp       = fmt.Errorf("no exp claim: %w", ErrInvalidCredential)
+	errJWTTime        = fmt.Errorf("exp, nbf or iat is not a NumericDate (RFC 7519 §2): %w", ErrInvalidCredential)
+	errJWTExpired     = fmt.Errorf("token expired: %w", ErrInvalidCredential)
+	errJWTNotYetValid = fmt.Errorf("nbf is in the future: %w", ErrInvalidCredential)
+	errJWTIssuedLater = fmt.Errorf("iat is in the future: %w", ErrInvalidCredential)
+	errJWTNoAudience  = fmt.Errorf("no aud claim, or not a string or list of strings: %w", ErrInvalidCredential)
+	errJWTAudience    = fmt.Errorf("aud holds none of the accepted audiences: %w", ErrInvalidCredential)
+	errJWTSubject     = fmt.Errorf("user claim missing or not a printable string: %w", ErrInvalidCredential)
+	errJWTNoKeys      = fmt.Errorf("keys not loaded yet: %w", ErrInvalidCredential)
+	errJWTUnknownKey  = fmt.Errorf("kid not in the key set, or no key for its alg: %w", ErrInvalidCredential)
+	errJWTSignature   = fmt.Errorf("signature does not verify with the issuer's keys: %w", ErrInvalidCredential)
+)
+
+// JWTConfig configures a JWTVerifier.
+type JWTConfig struct {
+	// Issuers are the trusted issuers (JWT_ISSUERS, or the policy file); at least one.
+	Issuers []IssuerConfig
+	// RefetchCooldown bounds refetches caused by tokens: a token whose kid is unknown (or
+	// without a kid that no key verifies) triggers at most one JWKS fetch per issuer per
+	// window; other such tokens fail at once. Default 30s.
+	RefetchCooldown time.Duration
+	// RefreshInterval is how often the keys of a loaded issuer are refetched in the
+	// background, so that keys the issuer removed stop verifying (and tokens cached under
+	// them are dropped). Default 15m; negative: never (keys then change only when a token
+	// with an unknown kid triggers a refetch).
+	RefreshInterval time.Duration
+	// CacheSize bounds the verified-token cache, in tokens. Default 10000; negative
+	// disables the cache (every token is verified in full).
+	CacheSize int
+	// HTTPClient fetches discovery documents and key sets. Default: a client with a 10s
+	// timeout that follows at most 3 redirects and none to another origin.
+	HTTPClient *http.Client
+	// Now returns the current time, for exp, nbf, iat, the cache and the cooldown;
+	// default time.Now.
+	Now func() time.Time
+	// OnRefresh, when set, is called after every refresh attempt of an issuer's keys
+	// (discovery when needed, then the JWKS), with the attempt's error or nil; for
+	// metrics. It is called from background goroutines and must be safe for
+	// concurrent use. The error never contains a token.
+	OnRefresh func(issuer string, err error)
+}
+
+// JWTVerifier authenticates JWT bearer tokens issued by trusted external issuers
+// (Keycloak, Auth0, Entra ID, Okta, Dex...) and verifies them locally: the issuer is
+// chosen by the token's iss, the signature is checked with the issuer's published keys
+// (go-oidc), and the claims with the issuer's rules (audience, algorithms, clock skew).
+//
+// Keys are loaded in the background; until an issuer's keys are loaded its tokens are
+// invalid, and Ready reports it. A verified token is cached until its exp, so a repeat
+// token costs a SHA-256 and a map lookup, not a signature check. A JWTVerifier is safe
+// for concurrent use.
+type JWTVerifier struct {
+	ctx       context.Context
+	issuers   []*issuer
+	byName    map[string]*issuer
+	cache     *tokenCache // nil: disabled
+	client    *http.Client
+	now       func() time.Time
+	cooldown  time.Duration
+	refresh   time.Duration
+	onRefresh func(issuer string, err error)
+	// sigChecks counts signature verifications, so tests can show that a cached token
+	// costs none.
+	sigChecks atomic.Int64
+}
+
+// NewJWTVerifier validates c and returns a verifier for its issuers. Errors name the
+// issuer and the field. It never waits for the network: for each issuer it starts a
+// goroutine that runs OIDC discovery (unless JWKSURI is set) and fetches the key set,
+// retrying failures with exponential backoff (1s doubling to 1m), then refreshes the
+// keys every RefreshInterval. Those goroutines, and any fetch in flight, stop when ctx
+// is done; cancel it on shutdown. After that, loaded keys keep verifying tokens, but
+// nothing is fetched any more.
+func NewJWTVerifier(ctx context.Context, c JWTConfig) (*JWTVerifier, error) {
+	if ctx == nil {
+		return nil, errors.New("auth: jwt: nil context")
+	}
+	if len(c.Issuers) == 0 {
+		return nil, errors.New("auth: jwt: no issuers configured")
+	}
+	v := &JWTVerifier{
+		ctx:       ctx,
+		byName:    make(map[string]*issuer, len(c.Issuers)),
+		client:    c.HTTPClient,
+		now:       c.Now,
+		cooldown:  c.RefetchCooldown,
+		refresh:   c.RefreshInterval,
+		onRefresh: c.OnRefresh,
+	}
+	switch {
+	case v.cooldown < 0:
+		return nil, errors.New("auth: jwt: refetch cooldown must not be negative")
+	case v.cooldown == 0:
+		v.cooldown = defaultRefetchCooldown
+	}
+	if v.refresh == 0 {
+		v.refresh = defaultRefreshInterval
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.client == nil {
+		v.client = defaultFetchClient()
+	}
+	switch {
+	case c.CacheSize == 0:
+		v.cache = newTokenCache(defaultTokenCacheSize)
+	case c.CacheSize > 0:
+		v.cache = newTokenCache(c.CacheSize)
+	}
+	for i, ic := range c.Issuers {
+		is, err := compileIssuer(i, ic)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := v.byName[is.name]; dup {
+			return nil, fmt.Errorf("auth: jwt issuer %q: configured more than once (list every audience in one entry)", is.name)
+		}
+		is.v = v
+		v.byName[is.name] = is
+		v.issuers = append(v.issuers, is)
+	}
+	for _, is := range v.issuers {
+		go is.run(ctx)
+	}
+	return v, nil
+}
+
+// Authenticate implements the authenticator contract (see the package documentation)
+// for JWT bearer tokens. A request without an "Authorization: Bearer" header, or whose
+// token does not look like a JWT (an API key, say), gives ErrNoCredentials; a malformed
+// Authorization header gives ParseBearer's error. Every other token is verified as
+// Verify does, and any failure wraps ErrInvalidCredential: a JWT from an issuer that is
+// not configured is invalid, not absent.
+func (v *JWTVerifier) Authenticate(r *Request) (Principal, error) {
+	if r == nil {
+		return Principal{}, ErrNoCredentials
+	}
+	tok, err := ParseBearer(r.Header)
+	if err != nil {
+		return Principal{}, err
+	}
+	if !LooksLikeJWT(tok) {
+		return Principal{}, ErrNoCredentials
+	}
+	return v.verify(v.ctx, tok) // ParseBearer bounded its length
+}
+
+// Verify verifies token and returns the principal it stands for. On failure the error
+// wraps ErrInvalidCredential. ctx bounds the wait for a key refetch that the token
+// triggers.
+//
+// In order: a token over 16 KiB, or not three base64url segments, is refused before
+// anything is decoded. A cached token is returned from the cache. Otherwise the
+// unverified payload's iss chooses the issuer (it must be configured, byte for byte);
+// then alg must be in the issuer's allowlist, exp must be present and, with the clock
+// skew, not passed, nbf and iat not in the future, and aud must hold an accepted
+// audience. Only then is the signature verified (go-oidc, with the key named by kid, or
+// every key that fits alg when there is no kid), and the claims mapped to a Principal.
+func (v *JWTVerifier) Verify(ctx context.Context, token string) (Principal, error) {
+	if len(token) > maxBearerLen {
+		return Principal{}, errJWTTooLong
+	}
+	if !LooksLikeJWT(token) {
+		return Principal{}, errJWTMalformed
+	}
+	return v.verify(ctx, token)
+}
+
+// verify is Verify for a token whose length and shape were checked.
+func (v *JWTVerifier) verify(ctx context.Context, token string) (Principal, error) {
+	now := v.now()
+	var sum [sha256.Size]byte
+	if v.cache != nil {
+		// A read-only view of the token's bytes: Sum256 neither keeps nor changes them,
+		// and a copy would be the hot path's largest allocation.
+		sum = sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+		if p, ok := v.cache.get(sum, now, v.keyPresent); ok {
+			return p, nil
+		}
+	}
+	is, t, err := v.route(token)
+	if err != nil {
+		return Principal{}, err
+	}
+	if err := is.checkClaims(t, now); err != nil {
+		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+	}
+	p, err := is.principal(t.claims, t.aud)
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+	}
+	key, err := is.verifySignature(ctx, token, t)
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+	}
+	if v.cache != nil && now.Before(t.exp) {
+		v.cache.put(sum, cachedToken{p: p, exp: t.exp, issuer: is.name, keyID: key.thumb})
+	}
+	return p.clone(), nil
+}
+
+// keyPresent reports whether the key with thumbprint keyID is still in the key set of
+// the named issuer; the cache drops a token whose key is gone.
+func (v *JWTVerifier) keyPresent(issuer, keyID string) bool {
+	is := v.byName[issuer]
+	if is == nil {
+		return false
+	}
+	ks := is.keys.Load()
+	return ks != nil && ks.byThumb[keyID]
+}
+
+// jwt is what Verify reads from a token before it checks the signature.
+type jwt struct {
+	alg, kid string
+	payload  []byte         // the decoded payload segment
+	claims   map[string]any // payload as JSON, numbers as float64
+	exp      time.Time
+	aud      []string
+}
+
+// route decodes token's header and payload, without verifying anything, and returns
+// the configured issuer its iss names.
+func (v *JWTVerifier) route(token string) (*issuer, *jwt, error) {
+	h64, rest, _ := strings.Cut(token, ".")
+	p64, _, _ := strings.Cut(rest, ".")
+	var t jwt
+	var header map[string]any
+	if b, err := base64.RawURLEncoding.DecodeString(h64); err != nil || json.Unmarshal(b, &header) != nil || header == nil {
+		return nil, nil, errJWTHeader
+	}
+	alg, ok := header["alg"].(string)
+	if !ok {
+		return nil, nil, errJWTHeader
+	}
+	t.alg = alg
+	if kid, ok := header["kid"]; ok {
+		if t.kid, ok = kid.(string); !ok {
+			return nil, nil, errJWTHeader
+		}
+	}
+	if _, ok := header["crit"]; ok {
+		return nil, nil, errJWTCrit
+	}
+	var err error
+	if t.payload, err = base64.RawURLEncoding.DecodeString(p64); err != nil {
+		return nil, nil, errJWTPayload
+	}
+	if json.Unmarshal(t.payload, &t.claims) != nil || t.claims == nil {
+		return nil, nil, errJWTPayload
+	}
+	iss, _ := t.claims["iss"].(string)
+	is := v.byName[iss]
+	if is == nil {
+		return nil, nil, errJWTUnknownIssuer
+	}
+	return is, &t, nil
+}
+
+// verifySignature checks t's signature with the issuer's keys and returns the key that
+// verified it. When no key fits (an unknown kid, or no kid and no key verifies), it asks
+// for a refetch, which the cooldown may refuse, and tries the new keys once.
+func (is *issuer) verifySignature(ctx context.Context, token string, t *jwt) (*verifyKey, error) {
+	ks := is.keys.Load()
+	var tried map[string]bool // thumbprints already tried, for tokens without kid
+	for attempt := 0; ; attempt++ {
+		if ks != nil {
+			for _, k := range ks.keys {
+				if !k.fits(t.alg, t.kid) || tried[k.thumb] {
+					continue
+				}
+				if is.verifyWith(ctx, k, token, t.payload) {
+					return k, nil
+				}
+				if t.kid != "" {
+					// The issuer published this key under this kid: a refetch would not
+					// make the signature any better.
+					return nil, errJWTSignature
+				}
+				if tried == nil {
+					tried = make(map[string]bool, len(ks.keys))
+				}
+				tried[k.thumb] = true
+			}
+		}
+		if attempt > 0 {
+			break
+		}
+		next, ok := is.refetch(ctx)
+		if !ok {
+			break
+		}
+		ks = next
+	}
+	switch {
+	case ks == nil:
+		return nil, errJWTNoKeys
+	case t.kid != "":
+		return nil, errJWTUnknownKey
+	}
+	return nil, errJWTSignature
+}
+
+// verifyWith verifies token with k through go-oidc and confirms that the payload it
+// verified is the one whose claims were checked.
+func (is *issuer) verifyWith(ctx context.Context, k *verifyKey, token string, payload []byte) bool {
+	idt, err := k.verifier.Verify(ctx, token)
+	if err != nil {
+		return false
+	}
+	var verified json.RawMessage
+	return idt.Claims(&verified) == nil && bytes.Equal(verified, payload)
+}
+
+// clone returns p with its own copies of the slices, so a caller may change them without
+// touching the cache; the copies share one allocation.
+func (p Principal) clone() Principal {
+	n := len(p.Groups) + len(p.Scopes) + len(p.Audiences)
+	if n == 0 {
+		return p
+	}
+	buf := make([]string, n)
+	cp := func(s []string) []string {
+		if s == nil {
+			return nil
+		}
+		c := buf[:len(s):len(s)]
+		copy(c, s)
+		buf = buf[len(s):]
+		return c
+	}
+	p.Groups, p.Scopes, p.Audiences = cp(p.Groups), cp(p.Scopes), cp(p.Audiences)
+	return p
+}
