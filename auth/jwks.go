@@ -110,9 +110,9 @@ type countingKeySet struct {
 }
 
 // VerifySignature implements oidc.KeySet.
-func (c countingKeySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+func (c countingKeySet) VerifySignature(ctx context.Context, token string) ([]byte, error) {
 	c.n.Add(1)
-	return c.keys.VerifySignature(ctx, jwt)
+	return c.keys.VerifySignature(ctx, token)
 }
 
 // fits reports whether k may verify a token with this alg and kid: the kid matches

@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"sync"
@@ -346,4 +349,63 @@ func mustGenerateRSA(tb testing.TB, bits int) *rsa.PrivateKey {
 		tb.Fatal(err)
 	}
 	return k
+}
+
+func TestPeriodicRefresh(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	v := newTestVerifier(t, JWTConfig{Issuers: []IssuerConfig{issuerConfig(iss)}, RefreshInterval: 20 * time.Millisecond})
+	old := iss.Token(t, claims(nil))
+	if _, err := v.Verify(t.Context(), old); err != nil {
+		t.Fatalf("Verify() = %v", err)
+	}
+	// The issuer rotates; no token with a new kid arrives, yet the refresh drops the
+	// old key, and with it the cached token.
+	iss.Rotate()
+	waitFor(t, "the rotated keys", func() bool {
+		_, err := v.Verify(t.Context(), old)
+		return err != nil
+	})
+	if n := v.cache.len(); n != 0 {
+		t.Errorf("cache holds %d tokens after the key was removed, want 0", n)
+	}
+	if _, err := v.Verify(t.Context(), iss.Token(t, claims(nil))); err != nil {
+		t.Errorf("Verify(new-key token) = %v", err)
+	}
+}
+
+func TestFetchRedirects(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	mux := http.NewServeMux()
+	mux.Handle("GET /same-origin", http.RedirectHandler("/jwks", http.StatusFound))
+	mux.Handle("GET /other-origin", http.RedirectHandler(iss.JWKSURL(), http.StatusFound))
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(iss.JWKSURL())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		io.Copy(w, resp.Body)
+	})
+	proxy := httptest.NewServer(mux)
+	t.Cleanup(proxy.Close)
+
+	for _, tt := range []struct {
+		path   string
+		loaded bool
+	}{{"/same-origin", true}, {"/other-origin", false}} {
+		t.Run(tt.path, func(t *testing.T) {
+			ic := issuerConfig(iss)
+			ic.JWKSURI = proxy.URL + tt.path
+			v, err := NewJWTVerifier(t.Context(), JWTConfig{Issuers: []IssuerConfig{ic}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the first fetch", func() bool { st := v.Status()[0]; return st.Loaded || st.LastError != "" })
+			st := v.Status()[0]
+			if st.Loaded != tt.loaded || !tt.loaded && !strings.Contains(st.LastError, "redirect to another origin") {
+				t.Errorf("Status() = %+v, want Loaded %v (or a refused redirect)", st, tt.loaded)
+			}
+		})
+	}
 }

@@ -72,8 +72,9 @@ type JWTConfig struct {
 	Now func() time.Time
 	// OnRefresh, when set, is called after every refresh attempt of an issuer's keys
 	// (discovery when needed, then the JWKS), with the attempt's error or nil; for
-	// metrics. It is called from background goroutines and must be safe for
-	// concurrent use. The error never contains a token.
+	// metrics. It is called from background goroutines, must be safe for concurrent
+	// use, and must return quickly: tokens waiting for the fetch wait for it too. The
+	// error never contains a token.
 	OnRefresh func(issuer string, err error)
 }
 
