@@ -4,9 +4,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: run test test-deps build vet bench fuzz
 
-# run starts mcpguard on the embedded default: API-key mode with a generated key.
+# run starts mcpguard as the authorization server with local users (demo@example.com,
+# password mcpguard-demo) and its state in an embedded bbolt file: no external identity
+# provider, no Docker. README.md walks through a login in the browser.
 run:
-	go run ./cmd/mcpguard
+	mkdir -p .mcpguard
+	PROVIDER=local LOCAL_USERS_FILE=examples/demo-users.yaml POLICY_FILE=examples/quickstart.yaml \
+	STORE=bolt://$(CURDIR)/.mcpguard/mcpguard.db go run ./cmd/mcpguard
 
 # test installs the real proxies the end-to-end tests use, then runs every test.
 test: test-deps vet

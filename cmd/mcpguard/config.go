@@ -55,6 +55,23 @@ type config struct {
 
 	PassUpstreamAuthorization bool `env:"PASS_UPSTREAM_AUTHORIZATION" envDefault:"true"`
 
+	Provider           string        `env:"PROVIDER"`
+	ClientID           string        `env:"CLIENT_ID"`
+	ClientSecret       string        `env:"CLIENT_SECRET"`
+	GoogleClientID     string        `env:"GOOGLE_CLIENT_ID"`
+	GoogleClientSecret string        `env:"GOOGLE_CLIENT_SECRET"`
+	GoogleHD           string        `env:"GOOGLE_HD"`
+	OIDCIssuer         string        `env:"OIDC_ISSUER"`
+	LocalUsersFile     string        `env:"LOCAL_USERS_FILE"`
+	SessionSecret      string        `env:"SESSION_SECRET"`
+	Store              string        `env:"STORE" envDefault:"bolt:///var/lib/mcpguard/mcpguard.db"`
+	AccessTokenTTL     time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"10m"`
+	RefreshTokenTTL    time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	CIMDAllowedDomains string        `env:"CIMD_ALLOWED_DOMAINS"`
+	// InsecureCIMDAllowPrivate lets Client ID Metadata Document fetches reach loopback
+	// and private addresses over plain http. For tests; it MUST NOT be set in production.
+	InsecureCIMDAllowPrivate bool `env:"INSECURE_CIMD_ALLOW_PRIVATE"`
+
 	JWTIssuers          string        `env:"JWT_ISSUERS"`
 	JWKSRefetchCooldown time.Duration `env:"JWKS_REFETCH_COOLDOWN" envDefault:"30s"`
 	JWTCacheSize        int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
@@ -67,7 +84,7 @@ type config struct {
 }
 
 // secretVars are printed redacted by check-config.
-var secretVars = map[string]bool{"MCP_PROXY_API_KEY": true}
+var secretVars = map[string]bool{"MCP_PROXY_API_KEY": true, "CLIENT_SECRET": true, "GOOGLE_CLIENT_SECRET": true, "SESSION_SECRET": true}
 
 // loadConfig reads the environment through getenv, then the flags in args (without the
 // program and sub-command names), and validates the result. Flags win over variables.
@@ -103,6 +120,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.ResourceURL, "resourceURL", c.ResourceURL, "canonical URL of the protected MCP server (RESOURCE_URL)")
 	fs.StringVar(&c.PolicyFile, "policyFile", c.PolicyFile, "YAML policy file describing several resources (POLICY_FILE)")
 	fs.StringVar(&c.LogLevel, "logLevel", c.LogLevel, "0 debug, 1 info, 2 minimal, or a level name (LOG_LEVEL)")
+	fs.StringVar(&c.Provider, "provider", c.Provider, "upstream login of the authorization server: local, google or oidc (PROVIDER)")
+	fs.StringVar(&c.ClientID, "clientID", c.ClientID, "mcpguard's client id at the upstream identity provider (CLIENT_ID)")
+	fs.StringVar(&c.ClientSecret, "clientSecret", c.ClientSecret, "mcpguard's client secret at the upstream identity provider (CLIENT_SECRET)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, fmt.Errorf("config: %w", err)
 	}
@@ -196,6 +216,40 @@ func (c *config) validate() error {
 		if u, err := url.Parse(c.ResourceURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			bad("RESOURCE_URL", "%q is not an absolute http(s) URL", c.ResourceURL)
 		}
+	}
+	if c.ClientID == "" {
+		c.ClientID = c.GoogleClientID
+	}
+	if c.ClientSecret == "" {
+		c.ClientSecret = c.GoogleClientSecret
+	}
+	switch c.Provider {
+	case "":
+	case "local":
+		if c.LocalUsersFile == "" {
+			bad("LOCAL_USERS_FILE", "required with PROVIDER=local")
+		}
+	case "google", "oidc":
+		if c.ClientID == "" || c.ClientSecret == "" {
+			bad("CLIENT_ID", "CLIENT_ID and CLIENT_SECRET (or GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET) are required with PROVIDER=%s", c.Provider)
+		}
+		if c.Provider == "oidc" && c.OIDCIssuer == "" {
+			bad("OIDC_ISSUER", "required with PROVIDER=oidc")
+		}
+	default:
+		bad("PROVIDER", "%q is not local, google or oidc", c.Provider)
+	}
+	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
+		bad("SESSION_SECRET", "must be at least 32 characters long")
+	}
+	if c.Provider != "" && !strings.HasPrefix(c.Store, "memory://") && !strings.HasPrefix(c.Store, "bolt:///") {
+		bad("STORE", "%q is neither memory:// nor bolt:///absolute/path.db", c.Store)
+	}
+	if c.AccessTokenTTL < 30*time.Second || c.AccessTokenTTL > 24*time.Hour {
+		bad("ACCESS_TOKEN_TTL", "must be between 30s and 24h")
+	}
+	if c.RefreshTokenTTL < time.Minute {
+		bad("REFRESH_TOKEN_TTL", "must be at least 1m")
 	}
 	if c.JWKSRefetchCooldown < time.Second {
 		bad("JWKS_REFETCH_COOLDOWN", "must be at least 1s")
@@ -326,6 +380,13 @@ func printConfig(w io.Writer, c config) error {
 		"PASS_UPSTREAM_AUTHORIZATION": strconv.FormatBool(c.PassUpstreamAuthorization),
 		"JWT_ISSUERS":                 c.JWTIssuers, "JWKS_REFETCH_COOLDOWN": c.JWKSRefetchCooldown.String(),
 		"JWT_CACHE_SIZE": strconv.Itoa(c.JWTCacheSize),
+		"PROVIDER":       c.Provider, "CLIENT_ID": c.ClientID, "CLIENT_SECRET": c.ClientSecret,
+		"GOOGLE_CLIENT_ID": c.GoogleClientID, "GOOGLE_CLIENT_SECRET": c.GoogleClientSecret,
+		"GOOGLE_HD": c.GoogleHD, "OIDC_ISSUER": c.OIDCIssuer, "LOCAL_USERS_FILE": c.LocalUsersFile,
+		"SESSION_SECRET": c.SessionSecret, "STORE": c.Store,
+		"ACCESS_TOKEN_TTL": c.AccessTokenTTL.String(), "REFRESH_TOKEN_TTL": c.RefreshTokenTTL.String(),
+		"CIMD_ALLOWED_DOMAINS":        c.CIMDAllowedDomains,
+		"INSECURE_CIMD_ALLOW_PRIVATE": strconv.FormatBool(c.InsecureCIMDAllowPrivate),
 	}
 	for _, p := range params {
 		v, ok := values[p.Key]

@@ -57,13 +57,14 @@ func testServerLog(t testing.TB, environ map[string]string, w io.Writer) http.Ha
 	m := newMetrics()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	s, err := newSetup(ctx, &c, log, m)
+	s, err := newSetup(ctx, &c, log, m, "")
 	if err != nil {
 		t.Fatalf("newSetup: %v", err)
 	}
+	t.Cleanup(func() { s.Close() })
 	d := &decider{policy: s.policy, authenticators: s.authenticators, trustedProxies: c.trustedProxies,
 		passUpstreamAuthorization: c.PassUpstreamAuthorization, log: log, metrics: m, now: time.Now}
-	return newServer(log, d, s.meta, &readiness{}, m, c.ProtectedPath)
+	return newServer(log, d, s.meta, s.as, &readiness{}, m, c.ProtectedPath)
 }
 
 // fwd builds a Traefik-style /auth subrequest for method and uri on mcp.example.com.

@@ -22,6 +22,7 @@ import (
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
+	"github.com/mcpguard/mcpguard/store"
 	"github.com/rs/zerolog"
 )
 
@@ -43,6 +44,7 @@ commands:
   serve          run the decision service (the default)
   check-config   validate the configuration and print it, secrets redacted
   hash-key       read an API key on stdin and print its SHA-256 for API_KEYS_FILE
+  hash-password  read a password on stdin and print its bcrypt hash for LOCAL_USERS_FILE
   healthcheck    exit 0 when the local server answers /healthz (for container probes)
   version        print the version
 
@@ -66,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return checkConfig(rest, getenv, stdout, stderr)
 	case "hash-key":
 		return hashKey(stdin, stdout)
+	case "hash-password":
+		return hashPassword(stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, rest, getenv, stderr)
 	case "version":
@@ -93,22 +97,37 @@ type setup struct {
 	meta           *oauth.MetadataHandler
 	jwt            *auth.JWTVerifier // nil without external issuers
 	issuers        []auth.IssuerConfig
+	as             *oauth.Server // mcpguard's authorization server; nil without PROVIDER
+	store          store.Store   // the authorization server's state; nil without PROVIDER
 	generatedKey   string
+}
+
+// Close releases the store.
+func (s *setup) Close() error {
+	if s.store != nil {
+		return s.store.Close()
+	}
+	return nil
 }
 
 // newSetup builds the policy, the credential kinds and the metadata documents. Work it
 // starts in the background (JWKS discovery) stops with ctx.
-func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics) (*setup, error) {
+// storeDSN overrides STORE (check-config validates against a memory store, so it never
+// locks the file of a running server).
+func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, storeDSN string) (*setup, error) {
 	s := &setup{}
 	var err error
-	var fileIssuers []auth.IssuerConfig
-	if s.policy, fileIssuers, err = loadPolicy(*c); err != nil {
+	var file policyFile
+	if s.policy, file, err = loadPolicy(*c); err != nil {
 		return nil, err
 	}
-	if s.issuers, err = mergeIssuers(c.JWTIssuers, fileIssuers); err != nil {
+	if s.issuers, err = mergeIssuers(c.JWTIssuers, file.Issuers); err != nil {
 		return nil, err
 	}
-	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" && len(s.issuers) == 0 {
+	if len(file.Clients) > 0 && c.Provider == "" {
+		return nil, errors.New("config: POLICY_FILE: clients need the authorization server: set PROVIDER")
+	}
+	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" && len(s.issuers) == 0 && c.Provider == "" {
 		// Nothing configured: the embedded default is API-key mode with a fresh key.
 		key, err := auth.GenerateKey()
 		if err != nil {
@@ -143,6 +162,20 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics) (*
 		}
 		s.authenticators = append(s.authenticators, s.jwt)
 	}
+	if c.Provider != "" && c.ClientAuthEnabled {
+		if storeDSN == "" {
+			storeDSN = c.Store
+		}
+		if s.store, err = store.Open(storeDSN); err != nil {
+			return nil, fmt.Errorf("config: STORE: %w", err)
+		}
+		if s.as, err = newAuthServer(ctx, *c, s.store, s.policy, file.Clients, m, log); err != nil {
+			s.store.Close()
+			return nil, err
+		}
+		// mcpguard's own tokens first: its verifier passes tokens of other issuers on.
+		s.authenticators = append([]authenticator{s.as.AccessTokens()}, s.authenticators...)
+	}
 	var docs []oauth.ProtectedResource
 	for _, r := range s.policy.Resources() {
 		hosts := []string{r.Host()}
@@ -172,7 +205,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics) (*
 // external JWT issuers the resource accepts, as agentgateway does, when there are any
 // (mcpguard's own authorization server is not enabled); otherwise mcpguard's issuer.
 func (s *setup) authorizationServers(issuer string, r *policy.Resource) []string {
-	if s.jwt == nil || !r.Accepts(policy.SourceJWT) {
+	if s.as != nil || s.jwt == nil || !r.Accepts(policy.SourceJWT) {
 		return []string{issuer}
 	}
 	accepted := r.Issuers()
@@ -261,14 +294,23 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer logw.Close()
 	log := newLogger(c, logw)
 	m := newMetrics()
-	s, err := newSetup(ctx, &c, log, m)
+	s, err := newSetup(ctx, &c, log, m, "")
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	ready := &readiness{}
 	ready.add("policy", func() error { return nil })
 	if s.jwt != nil {
 		ready.add("jwt_issuers", s.jwt.Ready)
+	}
+	if s.as != nil {
+		ready.add("authorization_server", func() error {
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			return s.as.Ready(rctx)
+		})
+		go gcStore(ctx, s.store, 10*time.Minute, log)
 	}
 	d := &decider{
 		policy:                    s.policy,
@@ -288,7 +330,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           newServer(log, d, s.meta, ready, m, c.ProtectedPath),
+		Handler:           newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -301,6 +343,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stdout, "mcpguard listening on http://%s\n", ln.Addr())
 	if s.generatedKey != "" {
 		printQuickstart(stdout, ln.Addr().String(), s.generatedKey)
+	}
+	if s.as != nil {
+		fmt.Fprintf(stdout, "authorization server %s (%s login): %s/.well-known/oauth-authorization-server\n",
+			c.issuer, c.Provider, c.issuer)
+		for _, r := range s.policy.Resources() {
+			fmt.Fprintf(stdout, "protected resource %s: metadata at %s\n", r.URL(), r.MetadataURL())
+		}
 	}
 
 	errc := make(chan error, 1)
@@ -350,10 +399,11 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	apiKeySet := c.APIKey != ""
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel() // no background discovery outlives the check
-	s, err := newSetup(ctx, &c, newLogger(c, stderr), newMetrics())
+	s, err := newSetup(ctx, &c, newLogger(c, stderr), newMetrics(), "memory://")
 	if err != nil {
 		return err
 	}
+	defer s.Close()
 	if !apiKeySet {
 		c.APIKey = "" // a key generated for the check is no part of the configuration
 	}

@@ -17,6 +17,10 @@ type metrics struct {
 	latency   prometheus.Histogram
 	// jwksRefreshes counts JWKS and discovery fetches by issuer and result.
 	jwksRefreshes *prometheus.CounterVec
+	// registrations counts client registrations (dcr, cimd) by result.
+	registrations *prometheus.CounterVec
+	// grants counts /token answers by grant type and result.
+	grants *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -36,7 +40,15 @@ func newMetrics() *metrics {
 			Help: "Discovery and JWKS fetches of external JWT issuers, by issuer and result (ok, error).",
 		}, []string{"issuer", "result"}),
 	}
-	m.registry.MustRegister(m.decisions, m.latency, m.jwksRefreshes,
+	m.registrations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcpguard_registrations_total",
+		Help: "Client registrations of the authorization server by kind (dcr, cimd) and result.",
+	}, []string{"kind", "result"})
+	m.grants = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcpguard_token_grants_total",
+		Help: "Answers of the token endpoint by grant type and result (ok or the OAuth error code).",
+	}, []string{"grant", "result"})
+	m.registry.MustRegister(m.decisions, m.latency, m.jwksRefreshes, m.registrations, m.grants,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
 	"sigs.k8s.io/yaml"
 )
@@ -21,6 +22,8 @@ type policyFile struct {
 	ScopeImplications map[string][]string     `json:"scope_implications,omitempty"`
 	// Issuers are the external JWT issuers (the full form of JWT_ISSUERS).
 	Issuers []auth.IssuerConfig `json:"issuers,omitempty"`
+	// Clients are the authorization server's pre-registered clients.
+	Clients []oauth.StaticClient `json:"clients,omitempty"`
 }
 
 // parsePolicyFile parses a policy file's content.
@@ -44,35 +47,34 @@ func (f policyFile) policyConfig() policy.Config {
 }
 
 // loadPolicy builds the policy, from POLICY_FILE or else the one resource the
-// environment describes, and returns the JWT issuers the file adds.
-func loadPolicy(c config) (*policy.Policy, []auth.IssuerConfig, error) {
+// environment describes, and returns the rest of the file (issuers, clients).
+func loadPolicy(c config) (*policy.Policy, policyFile, error) {
 	var pc policy.Config
-	var issuers []auth.IssuerConfig
+	var file policyFile
 	if c.PolicyFile != "" {
 		data, err := readBounded(c.PolicyFile, maxPolicyFile)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config: POLICY_FILE: %w", err)
+			return nil, file, fmt.Errorf("config: POLICY_FILE: %w", err)
 		}
-		f, err := parsePolicyFile(data)
-		if err != nil {
-			return nil, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+		if file, err = parsePolicyFile(data); err != nil {
+			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
-		pc, issuers = f.policyConfig(), f.Issuers
+		pc = file.policyConfig()
 	} else {
 		pc = envPolicy(c)
 	}
 	p, err := policy.New(pc)
 	if err != nil {
 		if c.PolicyFile != "" {
-			return nil, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
 		var fe *policy.FieldError
 		if errors.As(err, &fe) && envFields[fe.Field] != "" {
-			return nil, nil, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
+			return nil, file, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
 		}
-		return nil, nil, fmt.Errorf("config: the default resource: %w", err)
+		return nil, file, fmt.Errorf("config: the default resource: %w", err)
 	}
-	return p, issuers, nil
+	return p, file, nil
 }
 
 // envFields maps the fields of the default resource to the variables that set them.

@@ -25,9 +25,9 @@ func reservedPath(p string) bool {
 // newServer builds the whole HTTP surface. The /auth endpoints bypass the ServeMux: for
 // speed, and because the mux would answer an Envoy /auth/<path> holding "//" or ".."
 // with a redirect, and a 3xx from an auth service is an error to every proxy.
-func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, ready *readiness, m *metrics, protectedPath string) http.Handler {
+func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, d, meta, ready, m, protectedPath)
+	addRoutes(mux, d, meta, as, ready, m, protectedPath)
 	authH, envoy := handleAuth(d, "/auth", false), handleAuth(d, "/auth", true)
 	protected := authH
 	if protectedPath != "" && protectedPath != "/auth" {
@@ -51,7 +51,7 @@ func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, read
 }
 
 // addRoutes lists every endpoint mcpguard serves.
-func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, ready *readiness, m *metrics, protectedPath string) {
+func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) {
 	mux.Handle("/auth", handleAuth(d, "/auth", false)) // any method: proxies send GET, HEAD or the original one
 	mux.Handle("/auth/", handleAuth(d, "/auth", true)) // Envoy ext_authz: /auth/<original path> (reached via newServer)
 	if protectedPath != "" && protectedPath != "/auth" {
@@ -65,6 +65,11 @@ func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, read
 	mux.Handle("GET /readyz", ready)
 	mux.Handle("GET /health", handleHealth())
 	mux.Handle("GET /metrics", m.handler())
+	if as != nil {
+		// The authorization server: metadata, /register, /authorize, /login, /consent,
+		// /callback, /token, /revoke, /jwks, /logout.
+		as.Routes(mux)
+	}
 }
 
 // accessLog logs every request but /auth (which writes its own audit line) and the probes.

@@ -1,0 +1,221 @@
+package oauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/store"
+)
+
+// signJWT signs header and claims with key (ES256), or leaves the signature empty
+// when key is nil.
+func signJWT(t testing.TB, key *ecdsa.PrivateKey, header, claims map[string]any) string {
+	t.Helper()
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding
+	signed := enc.EncodeToString(h) + "." + enc.EncodeToString(c)
+	if key == nil {
+		return signed + "."
+	}
+	digest := sha256.Sum256([]byte(signed))
+	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs [64]byte
+	r.FillBytes(rs[:32])
+	s.FillBytes(rs[32:])
+	return signed + "." + enc.EncodeToString(rs[:])
+}
+
+// countingStore counts the calls /auth's verifier makes.
+type countingStore struct {
+	store.Store
+	revoked, family, keys atomic.Int64
+}
+
+func (c *countingStore) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	c.revoked.Add(1)
+	return c.Store.AccessTokenRevoked(ctx, jti)
+}
+
+func (c *countingStore) FamilyRevoked(ctx context.Context, family string) (bool, error) {
+	c.family.Add(1)
+	return c.Store.FamilyRevoked(ctx, family)
+}
+
+func (c *countingStore) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	c.keys.Add(1)
+	return c.Store.SigningKeys(ctx)
+}
+
+func TestAccessTokenVerifier(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	good := e.tokens().str("access_token")
+	key := e.as.keys.set.Load().signing
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := e.clock.Now()
+	header := func() map[string]any { return map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": key.id} }
+	claims := func() map[string]any {
+		return map[string]any{
+			"iss": e.srv.URL, "sub": "mallory", "aud": flowResource, "scope": "mcp:read mcp:write", "client_id": pubClient,
+			"jti": "j1", "fam": "f1", "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		}
+	}
+	with := func(m map[string]any, kv ...any) map[string]any {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == nil {
+				delete(m, kv[i].(string))
+			} else {
+				m[kv[i].(string)] = kv[i+1]
+			}
+		}
+		return m
+	}
+	hs256 := func() string {
+		h, _ := json.Marshal(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": key.id})
+		c, _ := json.Marshal(claims())
+		signed := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+		pub, _ := json.Marshal(e.as.keys.set.Load().jwks)
+		m := hmac.New(sha256.New, pub)
+		m.Write([]byte(signed))
+		return signed + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	tampered := func() string {
+		parts := strings.Split(good, ".")
+		_, c := decodeJWT(t, good)
+		c["scope"] = "mcp:read mcp:write admin"
+		b, _ := json.Marshal(c)
+		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
+	}
+	tests := []struct {
+		name   string
+		header http.Header
+		want   error // nil: valid
+	}{
+		{"issued token", bearer(good), nil},
+		{"forged with our key is still ours", bearer(signJWT(t, key.priv, header(), claims())), nil},
+		{"no header", http.Header{}, auth.ErrNoCredentials},
+		{"basic", http.Header{"Authorization": {"Basic YTpi"}}, auth.ErrNoCredentials},
+		{"api key", bearer("mcpg_0123456789abcdef"), auth.ErrNoCredentials},
+		{"other issuer", bearer(signJWT(t, other, header(), with(claims(), "iss", "https://idp.example"))), auth.ErrNoCredentials},
+		{"issuer with trailing slash", bearer(signJWT(t, other, header(), with(claims(), "iss", e.srv.URL+"/"))), auth.ErrNoCredentials},
+		{"two authorization headers", http.Header{"Authorization": {"Bearer " + good, "Bearer " + good}}, auth.ErrInvalidCredential},
+		{"other key", bearer(signJWT(t, other, header(), claims())), auth.ErrInvalidCredential},
+		{"unknown kid", bearer(signJWT(t, other, with(header(), "kid", "nope"), claims())), auth.ErrInvalidCredential},
+		{"no kid", bearer(signJWT(t, key.priv, with(header(), "kid", nil), claims())), auth.ErrInvalidCredential},
+		{"alg none", bearer(signJWT(t, nil, with(header(), "alg", "none"), claims()) + "x"), auth.ErrInvalidCredential},
+		{"alg HS256 with the public key", bearer(hs256()), auth.ErrInvalidCredential},
+		{"typ JWT (an ID token)", bearer(signJWT(t, key.priv, with(header(), "typ", "JWT"), claims())), auth.ErrInvalidCredential},
+		{"typ missing", bearer(signJWT(t, key.priv, with(header(), "typ", nil), claims())), auth.ErrInvalidCredential},
+		{"crit header", bearer(signJWT(t, key.priv, with(header(), "crit", []string{"exp"}), claims())), auth.ErrInvalidCredential},
+		{"tampered scope", bearer(tampered()), auth.ErrInvalidCredential},
+		{"expired", bearer(signJWT(t, key.priv, header(), with(claims(), "exp", now.Unix()))), auth.ErrInvalidCredential},
+		{"no exp", bearer(signJWT(t, key.priv, header(), with(claims(), "exp", nil))), auth.ErrInvalidCredential},
+		{"iat in the future", bearer(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(time.Minute).Unix()))), auth.ErrInvalidCredential},
+		{"iat slightly ahead (replica clocks)", bearer(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(20*time.Second).Unix(), "jti", "j2"))), nil},
+		{"other audience", bearer(signJWT(t, key.priv, header(), with(claims(), "aud", "https://evil.example/mcp"))), auth.ErrInvalidCredential},
+		{"audience list", bearer(signJWT(t, key.priv, header(), with(claims(), "aud", []string{flowResource}))), auth.ErrInvalidCredential},
+		{"no jti", bearer(signJWT(t, key.priv, header(), with(claims(), "jti", nil))), auth.ErrInvalidCredential},
+		{"no family", bearer(signJWT(t, key.priv, header(), with(claims(), "fam", nil))), auth.ErrInvalidCredential},
+		{"no subject", bearer(signJWT(t, key.priv, header(), with(claims(), "sub", nil))), auth.ErrInvalidCredential},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := e.as.AccessTokens().Authenticate(&auth.Request{Header: tt.header})
+			switch {
+			case tt.want == nil && err != nil:
+				t.Errorf("Authenticate = %v, want a principal", err)
+			case tt.want == nil && (p.Source != "oauth" || p.Issuer != e.srv.URL):
+				t.Errorf("Authenticate = %+v, want source oauth and our issuer", p)
+			case tt.want != nil && !errors.Is(err, tt.want):
+				t.Errorf("Authenticate = %+v, %v; want %v", p, err, tt.want)
+			}
+		})
+	}
+}
+
+func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+
+// TestAccessTokenExpiry: a token verifies until its exp, from the cache too, not after.
+func TestAccessTokenExpiry(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	at := e.tokens().str("access_token")
+	e.clock.Advance(10*time.Minute - time.Second)
+	if _, err := e.verify(at); err != nil {
+		t.Fatalf("Authenticate 1 s before exp = %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.verify(at); !isInvalid(err) {
+		t.Errorf("Authenticate at exp = %v, want invalid credential", err)
+	}
+}
+
+// TestAccessTokenResourceRemoved: a token for a resource no longer configured fails.
+func TestAccessTokenResourceRemoved(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	at := e.tokens().str("access_token")
+	e.cfg.Resources = []string{flowOtherResource}
+	e.restart()
+	if _, err := e.verify(at); !isInvalid(err) {
+		t.Errorf("Authenticate for a removed resource = %v, want invalid credential", err)
+	}
+}
+
+// TestAccessTokenCache: the store is asked about a token once; keys never per request.
+func TestAccessTokenCache(t *testing.T) {
+	var cs *countingStore
+	e := newFlowEnv(t, func(c *Config) { cs = &countingStore{Store: c.Store}; c.Store = cs })
+	at := e.tokens().str("access_token")
+	keys := cs.keys.Load()
+	for range 5 {
+		p, err := e.verify(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Scopes[0] = "changed" // the cache hands out copies
+	}
+	if p, _ := e.verify(at); p.Scopes[0] != "mcp:read" {
+		t.Errorf("a caller changed the cached principal: %v", p.Scopes)
+	}
+	if cs.revoked.Load() != 1 || cs.family.Load() != 1 {
+		t.Errorf("store revocation checks = %d jti + %d family for 6 verifications, want 1 + 1", cs.revoked.Load(), cs.family.Load())
+	}
+	if cs.keys.Load() != keys {
+		t.Errorf("verification read the keys from the store %d times", cs.keys.Load()-keys)
+	}
+}
+
+// failingStore fails the revocation checks.
+type failingStore struct{ store.Store }
+
+func (failingStore) AccessTokenRevoked(context.Context, string) (bool, error) {
+	return false, errors.New("store down")
+}
+
+// TestAccessTokenStoreDown: a store failure is neither "no credential" nor "invalid":
+// the caller fails closed.
+func TestAccessTokenStoreDown(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	at := e.tokens().str("access_token")
+	e.cfg.Store = failingStore{e.st}
+	e.restart()
+	_, err := e.verify(at)
+	if err == nil || errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrInvalidCredential) {
+		t.Errorf("Authenticate with the store down = %v, want an internal error", err)
+	}
+}

@@ -1,0 +1,137 @@
+package oauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// wantASMetadata is the golden document for issuer https://auth.example.com with
+// AllowedScopes mcp:read and mcp:write.
+const wantASMetadata = `{"issuer":"https://auth.example.com",` +
+	`"authorization_endpoint":"https://auth.example.com/authorize",` +
+	`"token_endpoint":"https://auth.example.com/token",` +
+	`"registration_endpoint":"https://auth.example.com/register",` +
+	`"revocation_endpoint":"https://auth.example.com/revoke",` +
+	`"jwks_uri":"https://auth.example.com/jwks",` +
+	`"scopes_supported":["mcp:read","mcp:write","offline_access"],` +
+	`"response_types_supported":["code"],` +
+	`"response_modes_supported":["query"],` +
+	`"grant_types_supported":["authorization_code","refresh_token"],` +
+	`"code_challenge_methods_supported":["S256"],` +
+	`"token_endpoint_auth_methods_supported":["none","client_secret_basic","client_secret_post"],` +
+	`"revocation_endpoint_auth_methods_supported":["none","client_secret_basic","client_secret_post"],` +
+	`"authorization_response_iss_parameter_supported":true,` +
+	`"client_id_metadata_document_supported":true,` +
+	`"subject_types_supported":["public"],` +
+	`"id_token_signing_alg_values_supported":["ES256"]}`
+
+func serveClients(s *Server, method, target string) *httptest.ResponseRecorder {
+	mux := http.NewServeMux()
+	s.clientRoutes(mux)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest(method, target, nil))
+	return w
+}
+
+func TestASMetadata(t *testing.T) {
+	s := newClientsServer(t, nil)
+	for _, path := range []string{WellKnownAuthorizationServer, WellKnownOpenIDConfiguration} {
+		t.Run(path, func(t *testing.T) {
+			w := serveClients(s, http.MethodGet, "https://auth.example.com"+path)
+			if w.Code != http.StatusOK {
+				t.Fatalf("GET %s = %d, want 200", path, w.Code)
+			}
+			if got := w.Body.String(); got != wantASMetadata {
+				t.Errorf("GET %s =\n%s\nwant\n%s", path, got, wantASMetadata)
+			}
+			for h, want := range map[string]string{"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"} {
+				if v := w.Header().Get(h); v != want {
+					t.Errorf("GET %s header %s = %q, want %q", path, h, v, want)
+				}
+			}
+
+			w = serveClients(s, http.MethodOptions, "https://auth.example.com"+path)
+			if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Access-Control-Allow-Credentials") != "" {
+				t.Errorf("OPTIONS %s = %d %v, want 204 with CORS * and no credentials", path, w.Code, w.Header())
+			}
+			if !strings.Contains(w.Header().Get("Access-Control-Allow-Headers"), "MCP-Protocol-Version") {
+				t.Errorf("OPTIONS %s allows headers %q, want MCP-Protocol-Version among them", path, w.Header().Get("Access-Control-Allow-Headers"))
+			}
+
+			w = serveClients(s, http.MethodHead, "https://auth.example.com"+path)
+			if w.Code != http.StatusOK || w.Body.Len() != 0 {
+				t.Errorf("HEAD %s = %d with %d body bytes, want 200 and none", path, w.Code, w.Body.Len())
+			}
+			if w := serveClients(s, http.MethodPost, "https://auth.example.com"+path); w.Code != http.StatusMethodNotAllowed {
+				t.Errorf("POST %s = %d, want 405", path, w.Code)
+			}
+		})
+	}
+}
+
+func TestASMetadataIssuer(t *testing.T) {
+	tests := []struct {
+		name, issuer string
+		paths        []string
+	}{
+		{"root", "https://auth.example.com", []string{WellKnownAuthorizationServer, WellKnownOpenIDConfiguration}},
+		{"port", "https://auth.example.com:8443", []string{WellKnownAuthorizationServer}},
+		{"dev http", "http://localhost:8080", []string{WellKnownAuthorizationServer}},
+		{"path", "https://example.com/auth", []string{
+			WellKnownAuthorizationServer + "/auth", // RFC 8414 §3.1
+			WellKnownOpenIDConfiguration + "/auth", // MCP 2025-11-25 probe 2
+			"/auth" + WellKnownOpenIDConfiguration, // OIDC Discovery §4
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newClientsServer(t, func(c *Config) { c.Issuer = tt.issuer })
+			var first []byte
+			for _, p := range tt.paths {
+				w := serveClients(s, http.MethodGet, tt.issuer[:len(tt.issuer)-len(s.issuerPath)]+p)
+				if w.Code != http.StatusOK {
+					t.Fatalf("GET %s = %d, want 200", p, w.Code)
+				}
+				if first == nil {
+					first = w.Body.Bytes()
+				} else if !bytes.Equal(first, w.Body.Bytes()) {
+					t.Errorf("GET %s differs from %s", p, tt.paths[0])
+				}
+				var doc map[string]any
+				if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+					t.Fatal(err)
+				}
+				// Byte-identical, no trailing slash: clients compare it with the PRM's authorization_servers.
+				if !bytes.Contains(w.Body.Bytes(), []byte(`"issuer":"`+tt.issuer+`",`)) || doc["issuer"] != tt.issuer {
+					t.Errorf("issuer = %q, want exactly %q", doc["issuer"], tt.issuer)
+				}
+				for _, k := range []string{"authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint", "jwks_uri"} {
+					if v, _ := doc[k].(string); !strings.HasPrefix(v, tt.issuer+"/") || strings.Contains(strings.TrimPrefix(v, tt.issuer), "//") {
+						t.Errorf("%s = %q, want %s/<endpoint>", k, v, tt.issuer)
+					}
+				}
+			}
+			// Registration lives where the metadata says.
+			reg := tt.issuer + "/register"
+			w := serveClients(s, http.MethodOptions, reg)
+			if w.Code != http.StatusNoContent {
+				t.Errorf("OPTIONS %s = %d, want 204", reg, w.Code)
+			}
+		})
+	}
+}
+
+func TestASMetadataScopes(t *testing.T) {
+	s := newClientsServer(t, func(c *Config) { c.AllowedScopes = []string{"offline_access", "tools:read"} })
+	var doc struct {
+		Scopes []string `json:"scopes_supported"`
+	}
+	json.Unmarshal(serveClients(s, http.MethodGet, "https://auth.example.com"+WellKnownAuthorizationServer).Body.Bytes(), &doc)
+	if strings.Join(doc.Scopes, " ") != "offline_access tools:read" {
+		t.Errorf("scopes_supported = %v, want offline_access once, then tools:read", doc.Scopes)
+	}
+}

@@ -1,0 +1,214 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/mcpguard/mcpguard/store"
+)
+
+// parseRegistration parses an RFC 7591 §3.1 registration request body into the client
+// it registers, without ID or secret.
+func parseRegistration(body []byte, scopes []string) (store.Client, error) {
+	fields, err := parseMetadataObject(body)
+	if err != nil {
+		return store.Client{}, err
+	}
+	return clientFromMetadata(fields, kindDCR, scopes)
+}
+
+// registrationResponse is the RFC 7591 §3.2.1 answer: the registered metadata, the
+// client_id and, for a confidential client, its secret (shown once, never stored).
+type registrationResponse struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
+	ClientName              string   `json:"client_name,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	ApplicationType         string   `json:"application_type"`
+	Scope                   string   `json:"scope,omitempty"`
+	ClientURI               string   `json:"client_uri,omitempty"`
+	LogoURI                 string   `json:"logo_uri,omitempty"`
+}
+
+// handleRegister serves POST /register, Dynamic Client Registration (RFC 7591 §3):
+// rate-limited per source address, capped in number, expiring when unused.
+func (s *Server) handleRegister() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		now := s.now()
+		if ok, wait := s.registrations.allow(s.clientAddr(r), now); !ok {
+			s.reportRegistration(kindDCR, "rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			writeJSONError(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many registrations from this address; retry later")
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
+		if err != nil {
+			s.reportRegistration(kindDCR, "invalid_client_metadata")
+			writeJSONError(w, http.StatusBadRequest, "invalid_client_metadata", fmt.Sprintf("the registration request must be a JSON object of at most %d bytes", maxMetadataBody))
+			return
+		}
+		c, err := parseRegistration(body, s.clientScopes)
+		if me := (*metadataError)(nil); errors.As(err, &me) {
+			s.reportRegistration(kindDCR, me.code)
+			writeJSONError(w, http.StatusBadRequest, me.code, me.description)
+			return
+		}
+		if n, err := s.cfg.Store.CountClients(r.Context()); err != nil {
+			s.reportRegistration(kindDCR, "server_error")
+			writeJSONError(w, http.StatusInternalServerError, "server_error", "the registration could not be stored")
+			return
+		} else if n >= s.maxDCRClients {
+			s.reportRegistration(kindDCR, "too_many_clients")
+			w.Header().Set("Retry-After", "3600")
+			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the authorization server holds too many registrations; retry later or use a client ID metadata document")
+			return
+		}
+
+		c.ID = clientIDPrefix + randomURLString(16)
+		resp := registrationResponse{ClientIDIssuedAt: now.Unix()}
+		if c.TokenEndpointAuthMethod != authMethodNone {
+			resp.ClientSecret = randomURLString(32)
+			c.SecretHash = clientSecretHash(resp.ClientSecret)
+			resp.ClientSecretExpiresAt = new(int64) // 0: never (RFC 7591 §3.2.1)
+		}
+		c.CreatedAt = now
+		c.ExpiresAt = now.Add(s.registrationTTL)
+		if err := s.cfg.Store.CreateClient(r.Context(), c); err != nil {
+			s.reportRegistration(kindDCR, "server_error")
+			writeJSONError(w, http.StatusInternalServerError, "server_error", "the registration could not be stored")
+			return
+		}
+		s.reportRegistration(kindDCR, "ok")
+
+		resp.ClientID = c.ID
+		resp.ClientName = c.Name
+		resp.RedirectURIs = c.RedirectURIs
+		resp.GrantTypes = c.GrantTypes
+		resp.ResponseTypes = c.ResponseTypes
+		resp.TokenEndpointAuthMethod = c.TokenEndpointAuthMethod
+		resp.ApplicationType = c.ApplicationType
+		resp.Scope = c.Scope
+		resp.ClientURI = c.ClientURI
+		resp.LogoURI = c.LogoURI
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		w.WriteHeader(http.StatusCreated)
+		json.NewEncoder(w).Encode(resp)
+	})
+}
+
+// reportRegistration calls Config.OnRegistration when it is set.
+func (s *Server) reportRegistration(kind, result string) {
+	if s.cfg.OnRegistration != nil {
+		s.cfg.OnRegistration(kind, result)
+	}
+}
+
+// clientAddr is the address r came from: Config.ClientAddr, or the TCP peer.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
+	if s.cfg.ClientAddr != nil {
+		return s.cfg.ClientAddr(r)
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(r.RemoteAddr)
+	return a.Unmap()
+}
+
+// randomURLString returns n random bytes, base64url without padding.
+func randomURLString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clientSecretHash is the hex SHA-256 of a client secret, as store.Client.SecretHash keeps it.
+func clientSecretHash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// maxRateBuckets bounds the rate limiter's memory; past it, idle buckets are dropped, and
+// if every bucket is busy all are (a flood from that many addresses is capped by the
+// client limit anyway).
+const maxRateBuckets = 10000
+
+// rateLimiter is a token bucket per source: an IPv4 address, or the /64 of an IPv6
+// address (one host usually holds a whole /64).
+type rateLimiter struct {
+	perMinute float64
+	mu        sync.Mutex
+	buckets   map[netip.Prefix]*rateBucket
+}
+
+type rateBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(perMinute int) *rateLimiter {
+	return &rateLimiter{perMinute: float64(perMinute), buckets: map[netip.Prefix]*rateBucket{}}
+}
+
+// allow takes a token for a at now; when none is left it reports how long until one is.
+func (l *rateLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
+	key := netip.Prefix{} // addresses that did not parse share one bucket
+	if a.IsValid() {
+		bits := 32
+		if a = a.Unmap(); a.Is6() {
+			bits = 64
+		}
+		key, _ = a.WithZone("").Prefix(bits)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxRateBuckets {
+			l.prune(now)
+		}
+		b = &rateBucket{tokens: l.perMinute, last: now}
+		l.buckets[key] = b
+	}
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = min(l.perMinute, b.tokens+elapsed.Minutes()*l.perMinute)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.perMinute * float64(time.Minute))
+}
+
+// prune drops the buckets that have refilled by now; if none has, it drops all.
+func (l *rateLimiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Minutes()*l.perMinute >= l.perMinute {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxRateBuckets {
+		clear(l.buckets)
+	}
+}
