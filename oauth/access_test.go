@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -107,32 +108,32 @@ func TestAccessTokenVerifier(t *testing.T) {
 		header http.Header
 		want   error // nil: valid
 	}{
-		{"issued token", bearer(good), nil},
-		{"forged with our key is still ours", bearer(signJWT(t, key.priv, header(), claims())), nil},
+		{"issued token", bearerHeader(good), nil},
+		{"forged with our key is still ours", bearerHeader(signJWT(t, key.priv, header(), claims())), nil},
 		{"no header", http.Header{}, auth.ErrNoCredentials},
 		{"basic", http.Header{"Authorization": {"Basic YTpi"}}, auth.ErrNoCredentials},
-		{"api key", bearer("mcpg_0123456789abcdef"), auth.ErrNoCredentials},
-		{"other issuer", bearer(signJWT(t, other, header(), with(claims(), "iss", "https://idp.example"))), auth.ErrNoCredentials},
-		{"issuer with trailing slash", bearer(signJWT(t, other, header(), with(claims(), "iss", e.srv.URL+"/"))), auth.ErrNoCredentials},
+		{"api key", bearerHeader("mcpg_0123456789abcdef"), auth.ErrNoCredentials},
+		{"other issuer", bearerHeader(signJWT(t, other, header(), with(claims(), "iss", "https://idp.example"))), auth.ErrNoCredentials},
+		{"issuer with trailing slash", bearerHeader(signJWT(t, other, header(), with(claims(), "iss", e.srv.URL+"/"))), auth.ErrNoCredentials},
 		{"two authorization headers", http.Header{"Authorization": {"Bearer " + good, "Bearer " + good}}, auth.ErrInvalidCredential},
-		{"other key", bearer(signJWT(t, other, header(), claims())), auth.ErrInvalidCredential},
-		{"unknown kid", bearer(signJWT(t, other, with(header(), "kid", "nope"), claims())), auth.ErrInvalidCredential},
-		{"no kid", bearer(signJWT(t, key.priv, with(header(), "kid", nil), claims())), auth.ErrInvalidCredential},
-		{"alg none", bearer(signJWT(t, nil, with(header(), "alg", "none"), claims()) + "x"), auth.ErrInvalidCredential},
-		{"alg HS256 with the public key", bearer(hs256()), auth.ErrInvalidCredential},
-		{"typ JWT (an ID token)", bearer(signJWT(t, key.priv, with(header(), "typ", "JWT"), claims())), auth.ErrInvalidCredential},
-		{"typ missing", bearer(signJWT(t, key.priv, with(header(), "typ", nil), claims())), auth.ErrInvalidCredential},
-		{"crit header", bearer(signJWT(t, key.priv, with(header(), "crit", []string{"exp"}), claims())), auth.ErrInvalidCredential},
-		{"tampered scope", bearer(tampered()), auth.ErrInvalidCredential},
-		{"expired", bearer(signJWT(t, key.priv, header(), with(claims(), "exp", now.Unix()))), auth.ErrInvalidCredential},
-		{"no exp", bearer(signJWT(t, key.priv, header(), with(claims(), "exp", nil))), auth.ErrInvalidCredential},
-		{"iat in the future", bearer(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(time.Minute).Unix()))), auth.ErrInvalidCredential},
-		{"iat slightly ahead (replica clocks)", bearer(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(20*time.Second).Unix(), "jti", "j2"))), nil},
-		{"other audience", bearer(signJWT(t, key.priv, header(), with(claims(), "aud", "https://evil.example/mcp"))), auth.ErrInvalidCredential},
-		{"audience list", bearer(signJWT(t, key.priv, header(), with(claims(), "aud", []string{flowResource}))), auth.ErrInvalidCredential},
-		{"no jti", bearer(signJWT(t, key.priv, header(), with(claims(), "jti", nil))), auth.ErrInvalidCredential},
-		{"no family", bearer(signJWT(t, key.priv, header(), with(claims(), "fam", nil))), auth.ErrInvalidCredential},
-		{"no subject", bearer(signJWT(t, key.priv, header(), with(claims(), "sub", nil))), auth.ErrInvalidCredential},
+		{"other key", bearerHeader(signJWT(t, other, header(), claims())), auth.ErrInvalidCredential},
+		{"unknown kid", bearerHeader(signJWT(t, other, with(header(), "kid", "nope"), claims())), auth.ErrInvalidCredential},
+		{"no kid", bearerHeader(signJWT(t, key.priv, with(header(), "kid", nil), claims())), auth.ErrInvalidCredential},
+		{"alg none", bearerHeader(signJWT(t, nil, with(header(), "alg", "none"), claims()) + "x"), auth.ErrInvalidCredential},
+		{"alg HS256 with the public key", bearerHeader(hs256()), auth.ErrInvalidCredential},
+		{"typ JWT (an ID token)", bearerHeader(signJWT(t, key.priv, with(header(), "typ", "JWT"), claims())), auth.ErrInvalidCredential},
+		{"typ missing", bearerHeader(signJWT(t, key.priv, with(header(), "typ", nil), claims())), auth.ErrInvalidCredential},
+		{"crit header", bearerHeader(signJWT(t, key.priv, with(header(), "crit", []string{"exp"}), claims())), auth.ErrInvalidCredential},
+		{"tampered scope", bearerHeader(tampered()), auth.ErrInvalidCredential},
+		{"expired", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "exp", now.Unix()))), auth.ErrInvalidCredential},
+		{"no exp", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "exp", nil))), auth.ErrInvalidCredential},
+		{"iat in the future", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(time.Minute).Unix()))), auth.ErrInvalidCredential},
+		{"iat slightly ahead (replica clocks)", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(20*time.Second).Unix(), "jti", "j2"))), nil},
+		{"other audience", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "aud", "https://evil.example/mcp"))), auth.ErrInvalidCredential},
+		{"audience list", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "aud", []string{flowResource}))), auth.ErrInvalidCredential},
+		{"no jti", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "jti", nil))), auth.ErrInvalidCredential},
+		{"no family", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "fam", nil))), auth.ErrInvalidCredential},
+		{"no subject", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "sub", nil))), auth.ErrInvalidCredential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,7 +150,7 @@ func TestAccessTokenVerifier(t *testing.T) {
 	}
 }
 
-func bearer(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+func bearerHeader(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
 
 // TestAccessTokenExpiry: a token verifies until its exp, from the cache too, not after.
 func TestAccessTokenExpiry(t *testing.T) {
@@ -218,4 +219,28 @@ func TestAccessTokenStoreDown(t *testing.T) {
 	if err == nil || errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrInvalidCredential) {
 		t.Errorf("Authenticate with the store down = %v, want an internal error", err)
 	}
+}
+
+// ExampleServer_AccessTokens shows the verifier /auth asks about bearer tokens: a token
+// that is not one of this server's is left to the next authenticator.
+func ExampleServer_AccessTokens() {
+	st, _ := store.Open("memory://")
+	as, err := New(context.Background(), Config{
+		Issuer:        "https://auth.example.com",
+		Store:         st,
+		Resources:     []string{"https://mcp.example.com/mcp"},
+		AllowedScopes: []string{"mcp:read"},
+		Provider:      "local",
+		SessionSecret: []byte("a secret of at least thirty-two bytes"),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	as.Routes(mux) // /authorize, /token, /jwks, ... under the issuer
+
+	_, err = as.AccessTokens().Authenticate(&auth.Request{Header: http.Header{"Authorization": {"Bearer an-api-key"}}})
+	fmt.Println(errors.Is(err, auth.ErrNoCredentials))
+	// Output: true
 }

@@ -42,9 +42,9 @@ const (
 )
 
 // flowChallenge is the S256 challenge of flowVerifier.
-var flowChallenge = s256(flowVerifier)
+var flowChallenge = pkceS256(flowVerifier)
 
-func s256(verifier string) string {
+func pkceS256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
@@ -194,8 +194,8 @@ func (e *flowEnv) authorize(params url.Values) *http.Response {
 	return e.get("/authorize?" + params.Encode())
 }
 
-// body reads and closes resp's body.
-func body(t testing.TB, resp *http.Response) string {
+// readBody reads and closes resp's body.
+func readBody(t testing.TB, resp *http.Response) string {
 	t.Helper()
 	b, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -210,8 +210,8 @@ var (
 	requestField = regexp.MustCompile(`name="request" value="([^"]+)"`)
 )
 
-// field returns the value of a hidden field of page.
-func field(t testing.TB, re *regexp.Regexp, page string) string {
+// hiddenField returns the value of a hidden field of page.
+func hiddenField(t testing.TB, re *regexp.Regexp, page string) string {
 	t.Helper()
 	m := re.FindStringSubmatch(page)
 	if m == nil {
@@ -223,8 +223,8 @@ func field(t testing.TB, re *regexp.Regexp, page string) string {
 // login fills the local login form.
 func (e *flowEnv) login(email, password string) *http.Response {
 	e.t.Helper()
-	page := body(e.t, e.get("/login"))
-	return e.post("/login", url.Values{"csrf": {field(e.t, csrfField, page)}, "email": {email}, "password": {password}})
+	page := readBody(e.t, e.get("/login"))
+	return e.post("/login", url.Values{"csrf": {hiddenField(e.t, csrfField, page)}, "email": {email}, "password": {password}})
 }
 
 // consent answers the consent page with action.
@@ -234,12 +234,12 @@ func (e *flowEnv) consent(action string) *http.Response {
 	if resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("GET /consent = %d, want 200", resp.StatusCode)
 	}
-	page := body(e.t, resp)
-	return e.post("/consent", url.Values{"csrf": {field(e.t, csrfField, page)}, "request": {field(e.t, requestField, page)}, "action": {action}})
+	page := readBody(e.t, resp)
+	return e.post("/consent", url.Values{"csrf": {hiddenField(e.t, csrfField, page)}, "request": {hiddenField(e.t, requestField, page)}, "action": {action}})
 }
 
-// location returns resp's Location, parsed.
-func location(t testing.TB, resp *http.Response) *url.URL {
+// redirectOf returns resp's Location, parsed.
+func redirectOf(t testing.TB, resp *http.Response) *url.URL {
 	t.Helper()
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound {
@@ -261,16 +261,16 @@ func (e *flowEnv) isLocal(u *url.URL) bool {
 // and returns where the server finally sends the browser: the client's redirect URI.
 func (e *flowEnv) run(params url.Values) *url.URL {
 	e.t.Helper()
-	u := location(e.t, e.authorize(params))
+	u := redirectOf(e.t, e.authorize(params))
 	for i := 0; e.isLocal(u); i++ {
 		if i > 5 {
 			e.t.Fatalf("redirect loop at %s", u)
 		}
 		switch u.Path {
 		case "/login":
-			u = location(e.t, e.login(aliceEmail, alicePassword))
+			u = redirectOf(e.t, e.login(aliceEmail, alicePassword))
 		case "/consent":
-			u = location(e.t, e.consent("approve"))
+			u = redirectOf(e.t, e.consent("approve"))
 		default:
 			e.t.Fatalf("unexpected redirect to %s", u)
 		}
@@ -312,7 +312,7 @@ func (e *flowEnv) postToken(path string, form url.Values, basic ...string) token
 		e.t.Fatal(err)
 	}
 	a := tokenAnswer{status: resp.StatusCode, header: resp.Header}
-	if b := body(e.t, resp); b != "" {
+	if b := readBody(e.t, resp); b != "" {
 		if err := json.Unmarshal([]byte(b), &a.body); err != nil {
 			e.t.Fatalf("%s answer %q is not JSON: %v", path, b, err)
 		}
@@ -358,13 +358,13 @@ func TestFlowLocal(t *testing.T) {
 	e := newFlowEnv(t, nil)
 
 	// /authorize without a session goes to the login form.
-	if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 		t.Fatalf("GET /authorize without session redirects to %s, want /login", u)
 	}
-	if u := location(t, e.login(aliceEmail, alicePassword)); u.Path != "/consent" {
+	if u := redirectOf(t, e.login(aliceEmail, alicePassword)); u.Path != "/consent" {
 		t.Fatalf("POST /login redirects to %s, want /consent", u)
 	}
-	u := location(t, e.consent("approve"))
+	u := redirectOf(t, e.consent("approve"))
 	if got := u.Scheme + "://" + u.Host + u.Path; got != pubRedirect {
 		t.Fatalf("consent redirects to %s, want %s", got, pubRedirect)
 	}
@@ -397,7 +397,7 @@ func TestFlowLocal(t *testing.T) {
 	}
 
 	// A second authorization skips login and the remembered consent.
-	u = location(t, e.authorize(authParams()))
+	u = redirectOf(t, e.authorize(authParams()))
 	if e.isLocal(u) || u.Query().Get("code") == "" {
 		t.Fatalf("second /authorize redirects to %s, want the client with a code", u)
 	}
@@ -475,7 +475,7 @@ func TestAuthorizeRedirectURIRefused(t *testing.T) {
 	control := authParams()
 	control.Set("client_id", webClient)
 	control.Set("redirect_uri", webRedirect)
-	if u := location(t, e.authorize(control)); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(control)); u.Path != "/login" {
 		t.Fatalf("the web client's own redirect URI goes to %s, want /login", u)
 	}
 	for _, tt := range tests {
@@ -488,7 +488,7 @@ func TestAuthorizeRedirectURIRefused(t *testing.T) {
 				q.Set("redirect_uri", tt.redirect)
 			}
 			resp := e.authorize(q)
-			page := body(t, resp)
+			page := readBody(t, resp)
 			if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
 				t.Fatalf("GET /authorize = %d Location %q, want 400 without Location", resp.StatusCode, resp.Header.Get("Location"))
 			}
@@ -522,6 +522,7 @@ func TestAuthorizeErrors(t *testing.T) {
 		{"unknown scope", func(q url.Values) { q.Set("scope", "mcp:read admin") }, "invalid_scope"},
 		{"scope with quote", func(q url.Values) { q.Set("scope", `mcp:read "x`) }, "invalid_scope"},
 		{"repeated scope parameter", func(q url.Values) { q.Add("scope", "mcp:write") }, "invalid_request"},
+		{"repeated odd parameter", func(q url.Values) { q["x\"\\y"] = []string{"1", "2"} }, "invalid_request"},
 		{"request object", func(q url.Values) { q.Set("request", "eyJ.eyJ.sig") }, "request_not_supported"},
 		{"request_uri", func(q url.Values) { q.Set("request_uri", "https://evil.example/r") }, "request_uri_not_supported"},
 		{"state too long", func(q url.Values) { q.Set("state", strings.Repeat("s", maxStateLen+1)) }, "invalid_request"},
@@ -530,13 +531,16 @@ func TestAuthorizeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := authParams()
 			tt.mutate(q)
-			u := location(t, e.authorize(q))
+			u := redirectOf(t, e.authorize(q))
 			if got := u.Scheme + "://" + u.Host + u.Path; got != pubRedirect {
 				t.Fatalf("redirect to %s, want %s", got, pubRedirect)
 			}
 			rq := u.Query()
 			if rq.Get("error") != tt.code || rq.Get("error_description") == "" || rq.Get("iss") != e.srv.URL || rq.Has("code") {
 				t.Errorf("error response %v, want error %s with a description and iss", rq, tt.code)
+			}
+			if d := rq.Get("error_description"); strings.ContainsAny(d, "\"\\") {
+				t.Errorf("error_description %q has characters RFC 6749 §4.1.2.1 does not allow", d)
 			}
 			if wantState := q.Get("state"); len(wantState) <= maxStateLen && rq.Get("state") != wantState {
 				t.Errorf("state = %q, want %q", rq.Get("state"), wantState)
@@ -581,25 +585,25 @@ func TestAuthorizePrompt(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	q := authParams()
 	q.Set("prompt", "none")
-	if u := location(t, e.authorize(q)); u.Query().Get("error") != "login_required" {
+	if u := redirectOf(t, e.authorize(q)); u.Query().Get("error") != "login_required" {
 		t.Errorf("prompt=none without session: %s, want login_required", u)
 	}
 	e.code(authParams()) // log in and consent once
 
 	q.Set("scope", "mcp:read mcp:write")
-	if u := location(t, e.authorize(q)); u.Query().Get("error") != "consent_required" {
+	if u := redirectOf(t, e.authorize(q)); u.Query().Get("error") != "consent_required" {
 		t.Errorf("prompt=none with a wider scope: %s, want consent_required", u)
 	}
 	q.Set("scope", "mcp:read")
-	if u := location(t, e.authorize(q)); u.Query().Get("code") == "" {
+	if u := redirectOf(t, e.authorize(q)); u.Query().Get("code") == "" {
 		t.Errorf("prompt=none with consent: %s, want a code", u)
 	}
 	q.Set("prompt", "consent")
-	if u := location(t, e.authorize(q)); u.Path != "/consent" {
+	if u := redirectOf(t, e.authorize(q)); u.Path != "/consent" {
 		t.Errorf("prompt=consent: %s, want the consent page", u)
 	}
 	q.Set("prompt", "login")
-	if u := location(t, e.authorize(q)); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(q)); u.Path != "/login" {
 		t.Errorf("prompt=login: %s, want the login form", u)
 	}
 }
@@ -637,5 +641,45 @@ func TestNewFlowConfigErrors(t *testing.T) {
 				t.Errorf("New succeeded, want an error")
 			}
 		})
+	}
+}
+
+// TestFlowRegisteredClient runs the flow for a client registered by DCR (RFC 7591), as
+// Claude and VS Code do: its self-chosen name is flagged on the consent page, and it
+// gets a refresh token because it registered the refresh_token grant.
+func TestFlowRegisteredClient(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	resp, err := http.Post(e.srv.URL+"/register", "application/json", strings.NewReader(`{
+		"client_name": "Claude", "application_type": "native", "token_endpoint_auth_method": "none",
+		"redirect_uris": ["http://127.0.0.1/callback"], "grant_types": ["authorization_code", "refresh_token"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		ClientID string `json:"client_id"`
+	}
+	if raw := readBody(t, resp); resp.StatusCode != http.StatusCreated || json.Unmarshal([]byte(raw), &reg) != nil || reg.ClientID == "" {
+		t.Fatalf("POST /register = %d %s", resp.StatusCode, raw)
+	}
+	q := authParams()
+	q.Set("client_id", reg.ClientID)
+	redirectOf(t, e.authorize(q))
+	redirectOf(t, e.login(aliceEmail, alicePassword))
+	page := readBody(t, e.get("/consent"))
+	for _, want := range []string{"Claude", "has not verified it", "program on your own computer", `id="redirect-host">127.0.0.1:5555<`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("consent page for a DCR client lacks %q", want)
+		}
+	}
+	u := redirectOf(t, e.post("/consent", url.Values{"csrf": {hiddenField(t, csrfField, page)}, "request": {hiddenField(t, requestField, page)}, "action": {"approve"}}))
+	a := e.postToken("/token", url.Values{
+		"grant_type": {"authorization_code"}, "code": {u.Query().Get("code")}, "client_id": {reg.ClientID},
+		"redirect_uri": {pubRedirect}, "code_verifier": {flowVerifier}, "resource": {flowResource},
+	})
+	if a.status != http.StatusOK || a.str("refresh_token") == "" {
+		t.Fatalf("token = %d %v, want 200 with a refresh token", a.status, a.body)
+	}
+	if p, err := e.verify(a.str("access_token")); err != nil || p.ClientID != reg.ClientID {
+		t.Errorf("Authenticate = %+v, %v; want client %s", p, err, reg.ClientID)
 	}
 }

@@ -2,8 +2,11 @@ package oauth
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"net"
@@ -117,6 +120,92 @@ func cspSource(redirectURI string) string {
 		return ""
 	}
 	return scheme + "://" + u.Host
+}
+
+// proceed continues an authorization request once the user is logged in: straight to
+// the code when the user already consented to this client, scopes and resource, else
+// to the consent page.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, ss *session, id store.Identity, ar authRequest) {
+	if ar.Prompt != "consent" {
+		ok, err := s.consented(r.Context(), id.Subject, ar)
+		if err != nil {
+			s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "mcpguard could not read your earlier consents. Try again in a moment.")
+			return
+		}
+		if ok {
+			s.approve(w, r, ss, id, ar)
+			return
+		}
+	}
+	if ar.Prompt == "none" {
+		ss.clearPending()
+		s.saveSession(w, r, ss)
+		s.redirectToClient(w, r, ar.RedirectURI, url.Values{"error": {"consent_required"}, "error_description": {"the user has not approved this client"}}, ar.State)
+		return
+	}
+	ss.csrf()
+	if !s.saveOrFail(w, r, ss) {
+		return
+	}
+	http.Redirect(w, r, s.prefix+"/consent", http.StatusFound)
+}
+
+// consented reports whether subject's stored consent to the client covers ar.
+func (s *Server) consented(ctx context.Context, subject string, ar authRequest) (bool, error) {
+	c, err := s.cfg.Store.GetConsent(ctx, subject, ar.ClientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	if c.Resource != ar.Resource {
+		return false, nil
+	}
+	for _, sc := range ar.Scopes {
+		if !slices.Contains(c.Scopes, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// approve issues the authorization code for ar and sends the user back to the client
+// with it (RFC 6749 §4.1.2, RFC 9207).
+func (s *Server) approve(w http.ResponseWriter, r *http.Request, ss *session, id store.Identity, ar authRequest) {
+	code, err := s.issueCode(r.Context(), ar, id)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, "Something went wrong", "mcpguard could not issue the authorization code. Try again in a moment.")
+		return
+	}
+	ss.clearPending()
+	if !s.saveOrFail(w, r, ss) {
+		return
+	}
+	s.redirectToClient(w, r, ar.RedirectURI, url.Values{"code": {code}}, ar.State)
+}
+
+// issueCode stores a new single-use code for ar and returns it. Only its hash is kept.
+func (s *Server) issueCode(ctx context.Context, ar authRequest, id store.Identity) (string, error) {
+	code := randomString(32)
+	err := s.cfg.Store.CreateAuthCode(ctx, store.AuthCode{
+		CodeHash:      hashToken(code),
+		ClientID:      ar.ClientID,
+		RedirectURI:   ar.RedirectURI,
+		CodeChallenge: ar.Challenge,
+		Resource:      ar.Resource,
+		Scopes:        ar.Scopes,
+		Identity:      id,
+		FamilyID:      randomString(16),
+		ExpiresAt:     s.now().Add(s.ttl.code),
+	})
+	return code, err
+}
+
+// hashToken is the key under which a code or refresh token is stored: hex SHA-256.
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
 }
 
 // handleConsentPage shows the consent page for the authorization request in progress.

@@ -15,10 +15,10 @@ func TestConsentPage(t *testing.T) {
 	q.Set("client_id", webClient)
 	q.Set("redirect_uri", webRedirect)
 	q.Set("scope", "mcp:read offline_access")
-	location(t, e.authorize(q))
-	location(t, e.login(aliceEmail, alicePassword))
+	redirectOf(t, e.authorize(q))
+	redirectOf(t, e.login(aliceEmail, alicePassword))
 	resp := e.get("/consent")
-	page := body(t, resp)
+	page := readBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /consent = %d", resp.StatusCode)
 	}
@@ -48,8 +48,8 @@ func TestConsentPage(t *testing.T) {
 		t.Errorf("consent page has a script")
 	}
 	// Loading the page again is harmless: the same form still works.
-	again := body(t, e.get("/consent"))
-	u := location(t, e.post("/consent", url.Values{"csrf": {field(t, csrfField, page)}, "request": {field(t, requestField, again)}, "action": {"approve"}}))
+	again := readBody(t, e.get("/consent"))
+	u := redirectOf(t, e.post("/consent", url.Values{"csrf": {hiddenField(t, csrfField, page)}, "request": {hiddenField(t, requestField, again)}, "action": {"approve"}}))
 	if u.Host != "app.example.com" || u.Query().Get("code") == "" {
 		t.Errorf("approve redirects to %s, want the client with a code", u)
 	}
@@ -75,22 +75,22 @@ func TestConsentCSRF(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFlowEnv(t, nil)
-			location(t, e.authorize(authParams()))
-			location(t, e.login(aliceEmail, alicePassword))
-			page := body(t, e.get("/consent"))
-			csrf, req := field(t, csrfField, page), field(t, requestField, page)
+			redirectOf(t, e.authorize(authParams()))
+			redirectOf(t, e.login(aliceEmail, alicePassword))
+			page := readBody(t, e.get("/consent"))
+			csrf, req := hiddenField(t, csrfField, page), hiddenField(t, requestField, page)
 			form := url.Values{}
 			if tt.form != nil {
 				form = tt.form(csrf, req)
 			} else {
 				// The attacker's own session's token, sent from the victim's browser.
 				other := newFlowEnv(t, nil)
-				location(t, other.authorize(authParams()))
-				location(t, other.login(aliceEmail, alicePassword))
-				form = url.Values{"csrf": {field(t, csrfField, body(t, other.get("/consent")))}, "request": {req}, "action": {"approve"}}
+				redirectOf(t, other.authorize(authParams()))
+				redirectOf(t, other.login(aliceEmail, alicePassword))
+				form = url.Values{"csrf": {hiddenField(t, csrfField, readBody(t, other.get("/consent")))}, "request": {req}, "action": {"approve"}}
 			}
 			resp := e.post("/consent", form)
-			body(t, resp)
+			readBody(t, resp)
 			if resp.StatusCode != tt.status || resp.Header.Get("Location") != "" {
 				t.Errorf("POST /consent = %d Location %q, want %d without redirect", resp.StatusCode, resp.Header.Get("Location"), tt.status)
 			}
@@ -100,15 +100,15 @@ func TestConsentCSRF(t *testing.T) {
 
 func TestConsentDeny(t *testing.T) {
 	e := newFlowEnv(t, nil)
-	location(t, e.authorize(authParams()))
-	location(t, e.login(aliceEmail, alicePassword))
-	u := location(t, e.consent("deny"))
+	redirectOf(t, e.authorize(authParams()))
+	redirectOf(t, e.login(aliceEmail, alicePassword))
+	u := redirectOf(t, e.consent("deny"))
 	q := u.Query()
 	if q.Get("error") != "access_denied" || q.Get("state") != "state-123" || q.Get("iss") != e.srv.URL || q.Has("code") {
 		t.Errorf("deny redirects with %v, want access_denied, state and iss", q)
 	}
 	// Nothing was remembered: the next request asks again.
-	if u := location(t, e.authorize(authParams())); u.Path != "/consent" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/consent" {
 		t.Errorf("after deny, /authorize goes to %s, want the consent page", u)
 	}
 }
@@ -133,7 +133,7 @@ func TestConsentRemembered(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := authParams()
 			tt.mutate(q)
-			u := location(t, e.authorize(q))
+			u := redirectOf(t, e.authorize(q))
 			if got := u.Path == "/consent"; got != tt.consent {
 				t.Errorf("/authorize goes to %s; consent page %v, want %v", u, got, tt.consent)
 			}

@@ -38,7 +38,7 @@ func (e *flowEnv) fetchJWKS() (jose.JSONWebKeySet, http.Header) {
 		e.t.Fatal(err)
 	}
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal([]byte(body(e.t, resp)), &set); err != nil {
+	if err := json.Unmarshal([]byte(readBody(e.t, resp)), &set); err != nil {
 		e.t.Fatal(err)
 	}
 	return set, resp.Header

@@ -12,7 +12,7 @@ import (
 func TestLocalLoginForm(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	resp := e.get("/login")
-	page := body(t, resp)
+	page := readBody(t, resp)
 	for _, want := range []string{`<label for="email">`, `<label for="password">`, `type="password"`, `name="csrf"`, `method="post"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("login form lacks %q", want)
@@ -44,9 +44,9 @@ func TestLocalLoginFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFlowEnv(t, nil)
-			location(t, e.authorize(authParams()))
-			page := body(t, e.get("/login"))
-			form := url.Values{"csrf": {field(t, csrfField, page)}, "email": {tt.email}, "password": {tt.password}}
+			redirectOf(t, e.authorize(authParams()))
+			page := readBody(t, e.get("/login"))
+			form := url.Values{"csrf": {hiddenField(t, csrfField, page)}, "email": {tt.email}, "password": {tt.password}}
 			switch tt.csrf {
 			case "":
 			case "-":
@@ -55,14 +55,14 @@ func TestLocalLoginFailures(t *testing.T) {
 				form.Set("csrf", tt.csrf)
 			}
 			resp := e.post("/login", form)
-			page = body(t, resp)
+			page = readBody(t, resp)
 			if resp.StatusCode != tt.status || resp.Header.Get("Location") != "" {
 				t.Fatalf("POST /login = %d Location %q, want %d", resp.StatusCode, resp.Header.Get("Location"), tt.status)
 			}
 			if !strings.Contains(page, `role="alert"`) || !strings.Contains(page, `name="csrf"`) {
 				t.Errorf("failed login does not show the form again with an error")
 			}
-			if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+			if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 				t.Errorf("after a failed login, /authorize goes to %s, want /login", u)
 			}
 		})
@@ -72,8 +72,8 @@ func TestLocalLoginFailures(t *testing.T) {
 // TestLocalLoginCaseInsensitive: the email is matched case-insensitively.
 func TestLocalLoginCaseInsensitive(t *testing.T) {
 	e := newFlowEnv(t, nil)
-	location(t, e.authorize(authParams()))
-	if u := location(t, e.login("  ALICE@Example.COM ", alicePassword)); u.Path != "/consent" {
+	redirectOf(t, e.authorize(authParams()))
+	if u := redirectOf(t, e.login("  ALICE@Example.COM ", alicePassword)); u.Path != "/consent" {
 		t.Errorf("login with an upper-case email goes to %s, want /consent", u)
 	}
 }
@@ -81,13 +81,13 @@ func TestLocalLoginCaseInsensitive(t *testing.T) {
 // TestLocalLoginAllowlist: a local user outside the allowlists is refused with a page.
 func TestLocalLoginAllowlist(t *testing.T) {
 	e := newFlowEnv(t, func(c *Config) { c.AllowedDomains = []string{"corp.example"} })
-	location(t, e.authorize(authParams()))
+	redirectOf(t, e.authorize(authParams()))
 	resp := e.login(aliceEmail, alicePassword)
-	page := body(t, resp)
+	page := readBody(t, resp)
 	if resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "not allowed") {
 		t.Errorf("POST /login for a refused user = %d, want 403 with an explanation", resp.StatusCode)
 	}
-	if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 		t.Errorf("a refused user kept a session: /authorize goes to %s", u)
 	}
 }
@@ -96,14 +96,14 @@ func TestLocalLoginAllowlist(t *testing.T) {
 // a confirmation page is shown.
 func TestLoginWithoutAuthorization(t *testing.T) {
 	e := newFlowEnv(t, nil)
-	page := body(t, e.get("/login?rd=%2Fapp%2Fdashboard%3Ftab%3D1"))
-	resp := e.post("/login", url.Values{"csrf": {field(t, csrfField, page)}, "email": {aliceEmail}, "password": {alicePassword}})
-	if got := location(t, resp); got.String() != "/app/dashboard?tab=1" {
+	page := readBody(t, e.get("/login?rd=%2Fapp%2Fdashboard%3Ftab%3D1"))
+	resp := e.post("/login", url.Values{"csrf": {hiddenField(t, csrfField, page)}, "email": {aliceEmail}, "password": {alicePassword}})
+	if got := redirectOf(t, resp); got.String() != "/app/dashboard?tab=1" {
 		t.Errorf("login with rd redirects to %s, want /app/dashboard?tab=1", got)
 	}
-	page = body(t, e.get("/login?rd=https%3A%2F%2Fevil.com"))
-	resp = e.post("/login", url.Values{"csrf": {field(t, csrfField, page)}, "email": {aliceEmail}, "password": {alicePassword}})
-	if page := body(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "signed in as "+aliceEmail) {
+	page = readBody(t, e.get("/login?rd=https%3A%2F%2Fevil.com"))
+	resp = e.post("/login", url.Values{"csrf": {hiddenField(t, csrfField, page)}, "email": {aliceEmail}, "password": {alicePassword}})
+	if page := readBody(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(page, "signed in as "+aliceEmail) {
 		t.Errorf("login with an unsafe rd = %d %q, want the signed-in page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -63,7 +63,7 @@ func TestLogout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e.code(authParams()) // logged in
 			resp := e.get("/logout?rd=" + url.QueryEscape(tt.rd))
-			page := body(t, resp)
+			page := readBody(t, resp)
 			loc := resp.Header.Get("Location")
 			if tt.ok {
 				if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
@@ -79,14 +79,14 @@ func TestLogout(t *testing.T) {
 			if !cleared {
 				t.Errorf("logout did not expire the session cookie: %q", resp.Header.Values("Set-Cookie"))
 			}
-			if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+			if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 				t.Errorf("after logout, /authorize goes to %s, want /login", u)
 			}
 		})
 	}
 	// POST works too.
 	resp := e.post("/logout", url.Values{"rd": {"/bye"}})
-	if loc := location(t, resp); loc.String() != "/bye" {
+	if loc := redirectOf(t, resp); loc.String() != "/bye" {
 		t.Errorf("POST /logout rd=/bye redirects to %s", loc)
 	}
 }

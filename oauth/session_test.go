@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,17 +66,17 @@ func TestSessionCookieFlags(t *testing.T) {
 func TestSessionTampered(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	e.code(authParams())
-	u := location(t, e.authorize(authParams()))
+	u := redirectOf(t, e.authorize(authParams()))
 	if u.Path == "/login" {
 		t.Fatalf("a logged-in session was sent to /login")
 	}
-	for _, c := range e.browser.Jar.Cookies(mustURL(t, e.srv.URL)) {
+	for _, c := range e.browser.Jar.Cookies(parseURL(t, e.srv.URL)) {
 		if c.Name == cookieNamePlain {
 			c.Value = c.Value[:len(c.Value)-4] + "AAAA"
-			e.browser.Jar.SetCookies(mustURL(t, e.srv.URL), []*http.Cookie{c})
+			e.browser.Jar.SetCookies(parseURL(t, e.srv.URL), []*http.Cookie{c})
 		}
 	}
-	if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 		t.Errorf("tampered cookie: /authorize goes to %s, want /login", u)
 	}
 }
@@ -86,7 +87,7 @@ func TestSessionOtherSecret(t *testing.T) {
 	e.code(authParams())
 	e.cfg.SessionSecret = []byte("another-secret-of-at-least-32-bytes!!")
 	e.restart()
-	if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 		t.Errorf("cookie of another secret: /authorize goes to %s, want /login", u)
 	}
 }
@@ -96,11 +97,11 @@ func TestSessionLoginExpires(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	e.code(authParams())
 	e.clock.Advance(7 * time.Hour)
-	if u := location(t, e.authorize(authParams())); u.Path == "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path == "/login" {
 		t.Errorf("after 7 h, /authorize goes to /login, want the session to hold")
 	}
 	e.clock.Advance(time.Hour)
-	if u := location(t, e.authorize(authParams())); u.Path != "/login" {
+	if u := redirectOf(t, e.authorize(authParams())); u.Path != "/login" {
 		t.Errorf("after 8 h, /authorize goes to %s, want /login", u)
 	}
 }
@@ -109,7 +110,7 @@ func TestSessionLoginExpires(t *testing.T) {
 // does not show the email, the state or the challenge.
 func TestSessionEncrypted(t *testing.T) {
 	e := newFlowEnv(t, nil)
-	location(t, e.authorize(authParams()))
+	redirectOf(t, e.authorize(authParams()))
 	resp := e.login(aliceEmail, alicePassword)
 	resp.Body.Close()
 	c := sessionCookie(t, resp, cookieNamePlain)
@@ -117,7 +118,7 @@ func TestSessionEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cookie is not base64url: %v", err)
 	}
-	parts := strings.Split(string(outer), "|") // timestamp|value|mac (securecookie)
+	parts := strings.SplitN(string(outer), "|", 3) // timestamp|value|mac (securecookie; the MAC is binary)
 	if len(parts) != 3 {
 		t.Fatalf("cookie has %d parts, want 3", len(parts))
 	}
@@ -132,7 +133,28 @@ func TestSessionEncrypted(t *testing.T) {
 	}
 }
 
-func mustURL(t testing.TB, s string) *url.URL {
+// TestSessionTooLarge: an identity too large for a cookie gets an error page, not a
+// broken session.
+func TestSessionTooLarge(t *testing.T) {
+	groups := make([]string, 300)
+	for i := range groups {
+		groups[i] = fmt.Sprintf("a-rather-long-group-name-%04d", i)
+	}
+	e := newFlowEnv(t, func(c *Config) { c.LocalUsers[0].Groups = groups })
+	redirectOf(t, e.authorize(authParams()))
+	resp := e.login(aliceEmail, alicePassword)
+	page := readBody(t, resp)
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(page, "too large") {
+		t.Errorf("login with 300 groups = %d, want 500 explaining the size", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if len(c.Value) > maxCookieLen {
+			t.Errorf("cookie of %d bytes set", len(c.Value))
+		}
+	}
+}
+
+func parseURL(t testing.TB, s string) *url.URL {
 	t.Helper()
 	u, err := url.Parse(s)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
 	"net/url"
@@ -105,7 +104,7 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *tokenError) 
 	}
 	for k, v := range r.PostForm {
 		if len(v) > 1 {
-			return r.PostForm, badRequest("invalid_request", fmt.Sprintf("parameter %q is repeated", k))
+			return r.PostForm, badRequest("invalid_request", "parameter "+errorText(k)+" is repeated")
 		}
 	}
 	return r.PostForm, nil
@@ -247,7 +246,7 @@ func (s *Server) refreshGrant(r *http.Request, form url.Values) (*tokenResponse,
 		}
 		for _, sc := range req {
 			if !slices.Contains(old.Scopes, sc) {
-				return nil, badRequest("invalid_scope", fmt.Sprintf("scope %q was not granted", sc))
+				return nil, badRequest("invalid_scope", "scope "+sc+" was not granted")
 			}
 		}
 		if len(req) > 0 {
@@ -321,7 +320,11 @@ func (s *Server) issueTokens(r *http.Request, c store.Client, g grant, grantScop
 			IssuedAt:  now,
 			ExpiresAt: now.Add(s.ttl.refresh),
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrRevoked):
+			// The code was replayed while this exchange ran: the family is revoked.
+			return nil, badRequest("invalid_grant", "the authorization code was used twice; its tokens are revoked")
+		case err != nil:
 			return nil, serverError()
 		}
 		resp.RefreshToken = rt

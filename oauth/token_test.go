@@ -274,7 +274,7 @@ func TestTokenEndpointRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := post(tt.contentType, tt.body)
-			b := body(t, resp)
+			b := readBody(t, resp)
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(b, `"error":"`+tt.code+`"`) {
 				t.Errorf("POST /token = %d %s, want 400 %s", resp.StatusCode, b, tt.code)
 			}

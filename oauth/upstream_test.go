@@ -49,11 +49,11 @@ func newUpstreamEnv(t *testing.T, provider string, user oauthtest.User, mutate f
 // the callback's answer.
 func (e *flowEnv) upstreamLogin(idp *oauthtest.Provider, params url.Values) *http.Response {
 	e.t.Helper()
-	u := location(e.t, e.authorize(params))
+	u := redirectOf(e.t, e.authorize(params))
 	if !strings.HasPrefix(u.String(), idp.URL()+"/authorize?") {
 		e.t.Fatalf("/authorize redirects to %s, want the provider", u)
 	}
-	back := location(e.t, e.get(u.String()))
+	back := redirectOf(e.t, e.get(u.String()))
 	if !strings.HasPrefix(back.String(), e.srv.URL+"/callback?") {
 		e.t.Fatalf("provider redirects to %s, want /callback", back)
 	}
@@ -64,7 +64,7 @@ var alicePlatform = oauthtest.User{Subject: "idp-123", Email: "alice@example.com
 
 func TestUpstreamFlow(t *testing.T) {
 	e, idp := newUpstreamEnv(t, "oidc", alicePlatform, func(c *Config) { c.AllowedGroups = []string{"admins"} })
-	u := location(t, e.upstreamLogin(idp, authParams()))
+	u := redirectOf(t, e.upstreamLogin(idp, authParams()))
 	if u.Path != "/consent" {
 		t.Fatalf("callback redirects to %s, want /consent", u)
 	}
@@ -79,7 +79,7 @@ func TestUpstreamFlow(t *testing.T) {
 			t.Errorf("upstream authorization %s = %q, want a random value", k, auth.Get(k))
 		}
 	}
-	redirect := location(t, e.consent("approve"))
+	redirect := redirectOf(t, e.consent("approve"))
 	resp, err := e.srv.Client().PostForm(e.srv.URL+"/token", url.Values{
 		"grant_type": {"authorization_code"}, "code": {redirect.Query().Get("code")}, "client_id": {pubClient},
 		"redirect_uri": {pubRedirect}, "code_verifier": {flowVerifier},
@@ -87,7 +87,7 @@ func TestUpstreamFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := body(t, resp)
+	raw := readBody(t, resp)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("token = %d %s", resp.StatusCode, raw)
 	}
@@ -102,7 +102,7 @@ func TestUpstreamFlow(t *testing.T) {
 	if p.Subject != "idp-123" || p.Email != "alice@example.com" || !p.EmailVerified || p.Name != "Alice Upstream" || strings.Join(p.Groups, ",") != "eng,admins" {
 		t.Errorf("principal = %+v, want the upstream identity", p)
 	}
-	for _, c := range e.browser.Jar.Cookies(mustURL(t, e.srv.URL)) {
+	for _, c := range e.browser.Jar.Cookies(parseURL(t, e.srv.URL)) {
 		if strings.Contains(c.Value, "upstream-") {
 			t.Errorf("cookie %s carries an upstream token", c.Name)
 		}
@@ -140,7 +140,7 @@ func TestUpstreamDenied(t *testing.T) {
 				idp.SetNonce(tt.nonce)
 			}
 			resp := e.upstreamLogin(idp, authParams())
-			page := body(t, resp)
+			page := readBody(t, resp)
 			if resp.StatusCode != tt.status || resp.Header.Get("Location") != "" {
 				t.Fatalf("callback = %d Location %q, want %d page", resp.StatusCode, resp.Header.Get("Location"), tt.status)
 			}
@@ -148,7 +148,7 @@ func TestUpstreamDenied(t *testing.T) {
 				t.Errorf("callback answer is not an error page: %q", page)
 			}
 			// No session was created: the next /authorize goes upstream again.
-			if u := location(t, e.authorize(authParams())); !strings.HasPrefix(u.String(), idp.URL()) {
+			if u := redirectOf(t, e.authorize(authParams())); !strings.HasPrefix(u.String(), idp.URL()) {
 				t.Errorf("after a refusal, /authorize goes to %s, want the provider", u)
 			}
 		})
@@ -172,7 +172,7 @@ func TestUpstreamAdmitted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e, idp := newUpstreamEnv(t, tt.provider, tt.user, tt.mutate)
-			if u := location(t, e.upstreamLogin(idp, authParams())); u.Path != "/consent" {
+			if u := redirectOf(t, e.upstreamLogin(idp, authParams())); u.Path != "/consent" {
 				t.Errorf("callback redirects to %s, want /consent", u)
 			}
 			if tt.provider == "google" && idp.LastAuthorization().Get("hd") != "example.com" {
@@ -186,14 +186,14 @@ func TestUpstreamAdmitted(t *testing.T) {
 // once.
 func TestUpstreamCallback(t *testing.T) {
 	e, idp := newUpstreamEnv(t, "oidc", alicePlatform, nil)
-	u := location(t, e.authorize(authParams()))
-	back := location(t, e.get(u.String()))
+	u := redirectOf(t, e.authorize(authParams()))
+	back := redirectOf(t, e.get(u.String()))
 
 	t.Run("state mismatch", func(t *testing.T) {
 		q := back.Query()
 		q.Set("state", "forged")
 		resp := e.get("/callback?" + q.Encode())
-		body(t, resp)
+		readBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest || idp.Exchanges() != 0 {
 			t.Errorf("callback with another state = %d after %d exchanges, want 400 and none", resp.StatusCode, idp.Exchanges())
 		}
@@ -201,29 +201,29 @@ func TestUpstreamCallback(t *testing.T) {
 	t.Run("single use", func(t *testing.T) {
 		// The failed attempt above consumed the login; the genuine answer is now refused too.
 		resp := e.get(back.String())
-		body(t, resp)
+		readBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("second callback = %d, want 400", resp.StatusCode)
 		}
 	})
 	t.Run("other browser", func(t *testing.T) {
-		u := location(t, e.authorize(authParams()))
-		back := location(t, e.get(u.String()))
+		u := redirectOf(t, e.authorize(authParams()))
+		back := redirectOf(t, e.get(u.String()))
 		jar, _ := cookiejar.New(nil)
 		other := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := other.Get(back.String())
 		if err != nil {
 			t.Fatal(err)
 		}
-		body(t, resp)
+		readBody(t, resp)
 		if resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("callback in another browser = %d, want 400", resp.StatusCode)
 		}
 	})
 	t.Run("provider error", func(t *testing.T) {
-		u := location(t, e.authorize(authParams()))
-		resp := e.get("/callback?error=access_denied&state=" + url.QueryEscape(mustURL(t, u.String()).Query().Get("state")))
-		body(t, resp)
+		u := redirectOf(t, e.authorize(authParams()))
+		resp := e.get("/callback?error=access_denied&state=" + url.QueryEscape(parseURL(t, u.String()).Query().Get("state")))
+		readBody(t, resp)
 		if resp.StatusCode != http.StatusForbidden {
 			t.Errorf("callback with error = %d, want 403", resp.StatusCode)
 		}
@@ -239,7 +239,7 @@ func TestUpstreamNotReady(t *testing.T) {
 		t.Errorf("Ready with an unreachable issuer = nil, want an error")
 	}
 	resp := e.authorize(authParams())
-	body(t, resp)
+	readBody(t, resp)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("/authorize before discovery = %d, want 503", resp.StatusCode)
 	}
