@@ -107,6 +107,12 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		oc.UpstreamIssuer = googleIssuer
 	case "oidc":
 		oc.UpstreamIssuer = c.OIDCIssuer
+		if c.UpstreamScopes != "" {
+			oc.UpstreamScopes = splitList(c.UpstreamScopes)
+		} else if policyUsesGroups(pol, c) {
+			// Resources judge groups, so ask the provider to put them in its ID token.
+			oc.UpstreamScopes = []string{"openid", "email", "profile", "groups"}
+		}
 	}
 	if c.InsecureCIMDAllowPrivate {
 		log.Warn().Msg("INSECURE_CIMD_ALLOW_PRIVATE=true: client metadata documents may be fetched from private addresses; never set this in production")
@@ -116,6 +122,25 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		return nil, fmt.Errorf("config: the authorization server: %w", err)
 	}
 	return as, nil
+}
+
+// policyUsesGroups reports whether any allowlist, of a resource or of a rule, names groups.
+func policyUsesGroups(pol *policy.Policy, c config) bool {
+	if c.AllowedGroups != "" {
+		return true
+	}
+	for _, r := range pol.Resources() {
+		rc := r.Config()
+		if len(rc.AllowedGroups) > 0 {
+			return true
+		}
+		for _, ru := range rc.Rules {
+			if len(ru.AllowedGroups) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // requestClient is the address a request came from: the last X-Forwarded-For hop when

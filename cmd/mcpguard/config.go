@@ -62,6 +62,7 @@ type config struct {
 	GoogleClientSecret string        `env:"GOOGLE_CLIENT_SECRET"`
 	GoogleHD           string        `env:"GOOGLE_HD"`
 	OIDCIssuer         string        `env:"OIDC_ISSUER"`
+	UpstreamScopes     string        `env:"UPSTREAM_SCOPES"`
 	LocalUsersFile     string        `env:"LOCAL_USERS_FILE"`
 	SessionSecret      string        `env:"SESSION_SECRET"`
 	Store              string        `env:"STORE" envDefault:"bolt:///var/lib/mcpguard/mcpguard.db"`
@@ -382,7 +383,7 @@ func printConfig(w io.Writer, c config) error {
 		"JWT_CACHE_SIZE": strconv.Itoa(c.JWTCacheSize),
 		"PROVIDER":       c.Provider, "CLIENT_ID": c.ClientID, "CLIENT_SECRET": c.ClientSecret,
 		"GOOGLE_CLIENT_ID": c.GoogleClientID, "GOOGLE_CLIENT_SECRET": c.GoogleClientSecret,
-		"GOOGLE_HD": c.GoogleHD, "OIDC_ISSUER": c.OIDCIssuer, "LOCAL_USERS_FILE": c.LocalUsersFile,
+		"GOOGLE_HD": c.GoogleHD, "OIDC_ISSUER": c.OIDCIssuer, "UPSTREAM_SCOPES": c.UpstreamScopes, "LOCAL_USERS_FILE": c.LocalUsersFile,
 		"SESSION_SECRET": c.SessionSecret, "STORE": c.Store,
 		"ACCESS_TOKEN_TTL": c.AccessTokenTTL.String(), "REFRESH_TOKEN_TTL": c.RefreshTokenTTL.String(),
 		"CIMD_ALLOWED_DOMAINS":        c.CIMDAllowedDomains,

@@ -128,6 +128,22 @@ func TestJWTReadiness(t *testing.T) {
 	if code, body := get(); code != 503 || !strings.Contains(body, "jwt_issuers") {
 		t.Fatalf("/readyz with the issuer down = %d %s, want 503 naming jwt_issuers", code, body)
 	}
+	metrics := func() string {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	failed := `mcpguard_jwks_refresh_total{issuer="` + iss.URL() + `",result="error"}`
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics(), failed); {
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics never counted the failed refresh %s", failed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	iss.SetDown(false)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -140,14 +156,8 @@ func TestJWTReadiness(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	resp, err := http.Get(base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(b), `mcpguard_jwks_refresh_total{issuer="`+iss.URL()+`",result="error"}`) {
-		t.Fatalf("/metrics lacks the failed refreshes:\n%s", b)
+	if !strings.Contains(metrics(), `mcpguard_jwks_refresh_total{issuer="`+iss.URL()+`",result="ok"}`) {
+		t.Fatal("/metrics lacks the successful refresh")
 	}
 }
 
