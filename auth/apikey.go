@@ -29,11 +29,11 @@ const (
 
 // Errors of APIKeys.Authenticate. They name the condition, never the value.
 var (
-	errKeyRepeated = fmt.Errorf("auth: api key header present more than once: %w", ErrInvalidCredential)
-	errKeyEmpty    = fmt.Errorf("auth: empty api key: %w", ErrInvalidCredential)
-	errKeyTooLong  = fmt.Errorf("auth: api key longer than %d bytes: %w", maxKeyLen, ErrInvalidCredential)
-	errKeySyntax   = fmt.Errorf("auth: api key contains characters outside visible ASCII: %w", ErrInvalidCredential)
-	errKeyUnknown  = fmt.Errorf("auth: unknown api key: %w", ErrInvalidCredential)
+	errKeyRepeated = invalid("api key header present more than once")
+	errKeyEmpty    = invalid("empty api key")
+	errKeyTooLong  = invalid(fmt.Sprintf("api key longer than %d bytes", maxKeyLen))
+	errKeySyntax   = invalid("api key contains characters outside visible ASCII")
+	errKeyUnknown  = invalid("unknown api key")
 )
 
 // APIKeysConfig configures APIKeys. At least one of Key and Keys must be set.
@@ -201,7 +201,7 @@ func (k *APIKeys) verify(key string) (Principal, error) {
 		return Principal{}, errKeyUnknown
 	}
 	if !fk.expires.IsZero() && !k.now().Before(fk.expires) {
-		return Principal{}, fmt.Errorf("auth: api key %q expired: %w", fk.p.Subject, ErrInvalidCredential)
+		return Principal{}, invalid(fmt.Sprintf("api key %q expired", fk.p.Subject))
 	}
 	p := fk.p
 	// The caller owns the returned slices; the stored ones stay untouched.

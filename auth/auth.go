@@ -87,9 +87,34 @@ var (
 	// ErrNoCredentials means the authenticator found no credential of its kind: try the next one.
 	ErrNoCredentials = errors.New("auth: no credentials")
 	// ErrInvalidCredential means a credential of the authenticator's kind was presented and
-	// is not valid. Authenticators return errors that wrap it and name the condition.
+	// is not valid. Authenticators return errors that wrap it and name the condition; their
+	// text names the package once: "auth: <condition>: invalid credential".
 	ErrInvalidCredential = errors.New("auth: invalid credential")
 )
+
+// invalidError is an error that wraps ErrInvalidCredential and names the package once.
+// Wrapping ErrInvalidCredential with %w would repeat the prefix ("auth: <condition>:
+// auth: invalid credential"); its text is "auth: <condition>: invalid credential".
+type invalidError struct {
+	text   string
+	reason error // the condition, for errors.Is within the package; nil when none
+}
+
+// invalid returns the error for condition, a text without the package prefix.
+func invalid(condition string) error {
+	return &invalidError{text: "auth: " + condition + ": invalid credential"}
+}
+
+// Error implements error.
+func (e *invalidError) Error() string { return e.text }
+
+// Unwrap returns ErrInvalidCredential, and the condition when there is one.
+func (e *invalidError) Unwrap() []error {
+	if e.reason == nil {
+		return []error{ErrInvalidCredential}
+	}
+	return []error{ErrInvalidCredential, e.reason}
+}
 
 // Request is what an authenticator may look at.
 type Request struct {

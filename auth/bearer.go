@@ -12,10 +12,10 @@ const maxBearerLen = 16 << 10
 
 // Errors of ParseBearer. They are built once: the hot path allocates nothing.
 var (
-	errBearerRepeated = fmt.Errorf("auth: more than one authorization header: %w", ErrInvalidCredential)
-	errBearerEmpty    = fmt.Errorf("auth: empty bearer token: %w", ErrInvalidCredential)
-	errBearerTooLong  = fmt.Errorf("auth: bearer token longer than %d bytes: %w", maxBearerLen, ErrInvalidCredential)
-	errBearerSyntax   = fmt.Errorf("auth: bearer token is not a b64token (RFC 6750 §2.1): %w", ErrInvalidCredential)
+	errBearerRepeated = invalid("more than one authorization header")
+	errBearerEmpty    = invalid("empty bearer token")
+	errBearerTooLong  = invalid(fmt.Sprintf("bearer token longer than %d bytes", maxBearerLen))
+	errBearerSyntax   = invalid("bearer token is not a b64token (RFC 6750 §2.1)")
 )
 
 // ParseBearer returns the token of the request's "Authorization: Bearer <token>" header

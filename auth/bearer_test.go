@@ -13,6 +13,7 @@ import (
 // would treat it as an internal fault.
 func errOutcome(tb testing.TB, err error) error {
 	tb.Helper()
+	checkOnePrefix(tb, err)
 	switch {
 	case err == nil:
 		return nil
@@ -23,6 +24,15 @@ func errOutcome(tb testing.TB, err error) error {
 	}
 	tb.Fatalf("error %v wraps neither ErrNoCredentials nor ErrInvalidCredential", err)
 	return nil
+}
+
+// checkOnePrefix fails unless err's text names the package once: `auth: jwt issuer
+// "https://x": token expired: invalid credential`, not `...: auth: invalid credential`.
+func checkOnePrefix(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil && strings.Count(err.Error(), "auth: ") != 1 {
+		tb.Errorf("error %q: want the prefix \"auth: \" exactly once", err)
+	}
 }
 
 // checkNoLeak fails when the error text contains the secret value.

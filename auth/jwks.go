@@ -68,6 +68,7 @@ type issuer struct {
 	userClaim      claimPath
 	emailClaim     claimPath
 	groupsClaim    claimPath
+	clientIDClaims []claimPath // the first that holds a string wins
 	scopeClaims    []claimPath
 
 	keys atomic.Pointer[keySet] // nil until the first successful fetch
@@ -188,6 +189,14 @@ func (is *issuer) refetch(ctx context.Context) (*keySet, bool) {
 		return nil, false
 	}
 	return is.keys.Load(), true
+}
+
+// nextRefetch returns when the cooldown next lets a token start a fetch; a time already
+// passed when it lets one now.
+func (is *issuer) nextRefetch() time.Time {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.lastFetch.Add(is.v.cooldown) // lastFetch zero (none yet): long passed
 }
 
 // startFetch returns the fetch in flight, or starts one when force is set or the

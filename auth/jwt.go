@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -21,32 +19,44 @@ const (
 	defaultRefreshInterval = 15 * time.Minute
 	defaultTokenCacheSize  = 10000
 	defaultFetchTimeout    = 10 * time.Second
+	defaultRejectCacheTTL  = 30 * time.Second
+	// rejectCacheSize bounds the rejected-token cache, in tokens.
+	rejectCacheSize = 4096
 )
 
 // Errors of JWTVerifier.Verify. They name the condition, never the token or a value the
-// token chose. The second group is found after the token was routed to an issuer, and
-// Verify wraps it with the configured issuer URL: `auth: jwt issuer "https://...": ...`.
+// token chose.
 var (
-	errJWTTooLong       = fmt.Errorf("auth: jwt longer than %d bytes: %w", maxBearerLen, ErrInvalidCredential)
-	errJWTMalformed     = fmt.Errorf("auth: jwt is not a JWS compact serialization (RFC 7515 §7.1): %w", ErrInvalidCredential)
-	errJWTHeader        = fmt.Errorf("auth: jwt header is not a base64url JSON object with a string alg: %w", ErrInvalidCredential)
-	errJWTPayload       = fmt.Errorf("auth: jwt payload is not a base64url JSON object: %w", ErrInvalidCredential)
-	errJWTCrit          = fmt.Errorf("auth: jwt header has crit extensions (RFC 7515 §4.1.11): %w", ErrInvalidCredential)
-	errJWTUnknownIssuer = fmt.Errorf("auth: jwt iss is missing or not a configured issuer: %w", ErrInvalidCredential)
-
-	errJWTAlg         = fmt.Errorf("alg not allowed: %w", ErrInvalidCredential)
-	errJWTNoExp       = fmt.Errorf("no exp claim: %w", ErrInvalidCredential)
-	errJWTTime        = fmt.Errorf("exp, nbf or iat is not a NumericDate (RFC 7519 §2): %w", ErrInvalidCredential)
-	errJWTExpired     = fmt.Errorf("token expired: %w", ErrInvalidCredential)
-	errJWTNotYetValid = fmt.Errorf("nbf is in the future: %w", ErrInvalidCredential)
-	errJWTIssuedLater = fmt.Errorf("iat is in the future: %w", ErrInvalidCredential)
-	errJWTNoAudience  = fmt.Errorf("no aud claim, or not a string or list of strings: %w", ErrInvalidCredential)
-	errJWTAudience    = fmt.Errorf("aud holds none of the accepted audiences: %w", ErrInvalidCredential)
-	errJWTSubject     = fmt.Errorf("user claim missing or not a printable string: %w", ErrInvalidCredential)
-	errJWTNoKeys      = fmt.Errorf("keys not loaded yet: %w", ErrInvalidCredential)
-	errJWTUnknownKey  = fmt.Errorf("kid not in the key set, or no key for its alg: %w", ErrInvalidCredential)
-	errJWTSignature   = fmt.Errorf("signature does not verify with the issuer's keys: %w", ErrInvalidCredential)
+	errJWTTooLong       = invalid(fmt.Sprintf("jwt longer than %d bytes", maxBearerLen))
+	errJWTMalformed     = invalid("jwt is not a JWS compact serialization (RFC 7515 §7.1)")
+	errJWTHeader        = invalid("jwt header is not a base64url JSON object with a string alg")
+	errJWTPayload       = invalid("jwt payload is not a base64url JSON object")
+	errJWTCrit          = invalid("jwt header has crit extensions (RFC 7515 §4.1.11)")
+	errJWTUnknownIssuer = invalid("jwt iss is missing or not a configured issuer")
 )
+
+// Conditions found after a token was routed to an issuer. They are never returned as
+// they are: issuer.invalid names the issuer in front of them, and the result reads
+// `auth: jwt issuer "https://...": token expired: invalid credential`.
+var (
+	errJWTAlg         = errors.New("alg not allowed")
+	errJWTNoExp       = errors.New("no exp claim")
+	errJWTTime        = errors.New("exp, nbf or iat is not a NumericDate (RFC 7519 §2)")
+	errJWTExpired     = errors.New("token expired")
+	errJWTNotYetValid = errors.New("nbf is in the future")
+	errJWTIssuedLater = errors.New("iat is in the future")
+	errJWTNoAudience  = errors.New("no aud claim, or not a string or list of strings")
+	errJWTAudience    = errors.New("aud holds none of the accepted audiences")
+	errJWTSubject     = errors.New("user claim missing or not a printable string")
+	errJWTNoKeys      = errors.New("keys not loaded yet")
+	errJWTUnknownKey  = errors.New("kid not in the key set, or no key for its alg")
+	errJWTSignature   = errors.New("signature does not verify with the issuer's keys")
+)
+
+// invalid returns the error Verify reports for reason, one of the conditions above.
+func (is *issuer) invalid(reason error) error {
+	return &invalidError{text: fmt.Sprintf("auth: jwt issuer %q: %v: invalid credential", is.name, reason), reason: reason}
+}
 
 // JWTConfig configures a JWTVerifier.
 type JWTConfig struct {
@@ -64,6 +74,24 @@ type JWTConfig struct {
 	// CacheSize bounds the verified-token cache, in tokens. Default 10000; negative
 	// disables the cache (every token is verified in full).
 	CacheSize int
+	// NegativeCacheTTL is how long a rejected token is remembered, so that a repeat costs
+	// what a cached valid token does (a SHA-256 and a map lookup) instead of a decode or
+	// a signature check. Default 30s; negative disables it. It is its own cache of at
+	// most 4096 tokens, least recently used out first, whatever CacheSize says; floods of
+	// different bad tokens only churn it, and stay bounded by RefetchCooldown as before.
+	//
+	// An entry ends earlier when the rejection may stop holding:
+	//   - nbf or iat in the future: when the clock skew allows it, so the token is
+	//     accepted from then on;
+	//   - no loaded key fits (unknown kid; no kid and no key verifies; keys not loaded
+	//     yet): at the next refetch RefetchCooldown allows, so a rotated key is fetched
+	//     on time;
+	//   - any failure found with the issuer's keys, a bad signature included: as soon as
+	//     those keys change (a refresh or a refetch).
+	//
+	// A rejection found after the caller's context was done is not cached: the context,
+	// not the token, may be its cause.
+	NegativeCacheTTL time.Duration
 	// HTTPClient fetches discovery documents and key sets. Default: a client with a 10s
 	// timeout that follows at most 3 redirects and none to another origin.
 	HTTPClient *http.Client
@@ -85,21 +113,24 @@ type JWTConfig struct {
 //
 // Keys are loaded in the background; until an issuer's keys are loaded its tokens are
 // invalid, and Ready reports it. A verified token is cached until its exp, so a repeat
-// token costs a SHA-256 and a map lookup, not a signature check. A JWTVerifier is safe
-// for concurrent use.
+// token costs a SHA-256 and a map lookup, not a signature check; a rejected token is
+// remembered for a short while (JWTConfig.NegativeCacheTTL), so a repeat costs the same.
+// A JWTVerifier is safe for concurrent use.
 type JWTVerifier struct {
 	ctx       context.Context
 	issuers   []*issuer
 	byName    map[string]*issuer
-	cache     *tokenCache // nil: disabled
+	cache     *tokenCache  // nil: disabled
+	rejects   *rejectCache // nil: disabled
 	client    *http.Client
 	now       func() time.Time
 	cooldown  time.Duration
 	refresh   time.Duration
 	onRefresh func(issuer string, err error)
-	// sigChecks counts signature verifications, so tests can show that a cached token
-	// costs none.
+	// sigChecks counts signature verifications and decodes counts tokens decoded, so
+	// tests can show that a cached token, or a cached rejection, costs neither.
 	sigChecks atomic.Int64
+	decodes   atomic.Int64
 }
 
 // NewJWTVerifier validates c and returns a verifier for its issuers. Errors name the
@@ -146,6 +177,12 @@ func NewJWTVerifier(ctx context.Context, c JWTConfig) (*JWTVerifier, error) {
 	case c.CacheSize > 0:
 		v.cache = newTokenCache(c.CacheSize)
 	}
+	switch {
+	case c.NegativeCacheTTL == 0:
+		v.rejects = newRejectCache(rejectCacheSize, defaultRejectCacheTTL)
+	case c.NegativeCacheTTL > 0:
+		v.rejects = newRejectCache(rejectCacheSize, c.NegativeCacheTTL)
+	}
 	for i, ic := range c.Issuers {
 		is, err := compileIssuer(i, ic)
 		if err != nil {
@@ -189,12 +226,14 @@ func (v *JWTVerifier) Authenticate(r *Request) (Principal, error) {
 // triggers.
 //
 // In order: a token over 16 KiB, or not three base64url segments, is refused before
-// anything is decoded. A cached token is returned from the cache. Otherwise the
-// unverified payload's iss chooses the issuer (it must be configured, byte for byte);
-// then alg must be in the issuer's allowlist, exp must be present and, with the clock
-// skew, not passed, nbf and iat not in the future, and aud must hold an accepted
-// audience. Only then is the signature verified (go-oidc, with the key named by kid, or
-// every key that fits alg when there is no kid), and the claims mapped to a Principal.
+// anything is decoded. A cached token is returned from the cache, and a recently
+// rejected one is refused with the same error (see JWTConfig.NegativeCacheTTL).
+// Otherwise the unverified payload's iss chooses the issuer (it must be configured, byte
+// for byte); then alg must be in the issuer's allowlist, exp must be present and, with
+// the clock skew, not passed, nbf and iat not in the future, and aud must hold an
+// accepted audience. Only then is the signature verified (go-oidc, with the key named by
+// kid, or every key that fits alg when there is no kid), and the claims mapped to a
+// Principal.
 func (v *JWTVerifier) Verify(ctx context.Context, token string) (Principal, error) {
 	if len(token) > maxBearerLen {
 		return Principal{}, errJWTTooLong
@@ -209,33 +248,60 @@ func (v *JWTVerifier) Verify(ctx context.Context, token string) (Principal, erro
 func (v *JWTVerifier) verify(ctx context.Context, token string) (Principal, error) {
 	now := v.now()
 	var sum [sha256.Size]byte
-	if v.cache != nil {
+	if v.cache != nil || v.rejects != nil {
 		// A read-only view of the token's bytes: Sum256 neither keeps nor changes them,
 		// and a copy would be the hot path's largest allocation.
 		sum = sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+	}
+	if v.cache != nil {
 		if p, ok := v.cache.get(sum, now, v.keyPresent); ok {
 			return p, nil
 		}
 	}
+	if v.rejects != nil {
+		if err, ok := v.rejects.get(sum, now); ok {
+			return Principal{}, err
+		}
+	}
+	ct, r := v.check(ctx, token, now)
+	if r.err != nil {
+		if v.rejects != nil && ctx.Err() == nil {
+			v.rejects.put(sum, r, now)
+		}
+		return Principal{}, r.err
+	}
+	if v.cache != nil && now.Before(ct.exp) {
+		v.cache.put(sum, ct)
+	}
+	return ct.p.clone(), nil
+}
+
+// check verifies token in full at now. It returns what verification established, or
+// the rejection, with when it may stop holding.
+func (v *JWTVerifier) check(ctx context.Context, token string, now time.Time) (cachedToken, rejection) {
 	is, t, err := v.route(token)
 	if err != nil {
-		return Principal{}, err
+		return cachedToken{}, rejection{err: err}
 	}
 	if err := is.checkClaims(t, now); err != nil {
-		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+		// t.validFrom is zero unless the token is not valid yet.
+		return cachedToken{}, rejection{err: is.invalid(err), until: t.validFrom}
 	}
 	p, err := is.principal(t.claims, t.aud)
 	if err != nil {
-		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+		return cachedToken{}, rejection{err: is.invalid(err)}
 	}
-	key, err := is.verifySignature(ctx, token, t)
+	key, ks, err := is.verifySignature(ctx, token, t)
 	if err != nil {
-		return Principal{}, fmt.Errorf("auth: jwt issuer %q: %w", is.name, err)
+		r := rejection{err: is.invalid(err), is: is, keys: ks}
+		if err != errJWTSignature || t.kid == "" {
+			// No loaded key fits: a refetch may bring one, and this token may ask for it
+			// once the cooldown allows.
+			r.until = is.nextRefetch()
+		}
+		return cachedToken{}, r
 	}
-	if v.cache != nil && now.Before(t.exp) {
-		v.cache.put(sum, cachedToken{p: p, exp: t.exp, issuer: is.name, keyID: key.thumb})
-	}
-	return p.clone(), nil
+	return cachedToken{p: p, exp: t.exp, issuer: is.name, keyID: key.thumb}, rejection{}
 }
 
 // keyPresent reports whether the key with thumbprint keyID is still in the key set of
@@ -249,57 +315,11 @@ func (v *JWTVerifier) keyPresent(issuer, keyID string) bool {
 	return ks != nil && ks.byThumb[keyID]
 }
 
-// jwt is what Verify reads from a token before it checks the signature.
-type jwt struct {
-	alg, kid string
-	payload  []byte         // the decoded payload segment
-	claims   map[string]any // payload as JSON, numbers as float64
-	exp      time.Time
-	aud      []string
-}
-
-// route decodes token's header and payload, without verifying anything, and returns
-// the configured issuer its iss names.
-func (v *JWTVerifier) route(token string) (*issuer, *jwt, error) {
-	h64, rest, _ := strings.Cut(token, ".")
-	p64, _, _ := strings.Cut(rest, ".")
-	var t jwt
-	var header map[string]any
-	if b, err := base64.RawURLEncoding.DecodeString(h64); err != nil || json.Unmarshal(b, &header) != nil || header == nil {
-		return nil, nil, errJWTHeader
-	}
-	alg, ok := header["alg"].(string)
-	if !ok {
-		return nil, nil, errJWTHeader
-	}
-	t.alg = alg
-	if kid, ok := header["kid"]; ok {
-		if t.kid, ok = kid.(string); !ok {
-			return nil, nil, errJWTHeader
-		}
-	}
-	if _, ok := header["crit"]; ok {
-		return nil, nil, errJWTCrit
-	}
-	var err error
-	if t.payload, err = base64.RawURLEncoding.DecodeString(p64); err != nil {
-		return nil, nil, errJWTPayload
-	}
-	if json.Unmarshal(t.payload, &t.claims) != nil || t.claims == nil {
-		return nil, nil, errJWTPayload
-	}
-	iss, _ := t.claims["iss"].(string)
-	is := v.byName[iss]
-	if is == nil {
-		return nil, nil, errJWTUnknownIssuer
-	}
-	return is, &t, nil
-}
-
 // verifySignature checks t's signature with the issuer's keys and returns the key that
-// verified it. When no key fits (an unknown kid, or no kid and no key verifies), it asks
-// for a refetch, which the cooldown may refuse, and tries the new keys once.
-func (is *issuer) verifySignature(ctx context.Context, token string, t *jwt) (*verifyKey, error) {
+// verified it, and the key set it was found in (or the one that failed it). When no key
+// fits (an unknown kid, or no kid and no key verifies), it asks for a refetch, which the
+// cooldown may refuse, and tries the new keys once.
+func (is *issuer) verifySignature(ctx context.Context, token string, t *jwt) (*verifyKey, *keySet, error) {
 	ks := is.keys.Load()
 	var tried map[string]bool // thumbprints already tried, for tokens without kid
 	for attempt := 0; ; attempt++ {
@@ -309,12 +329,12 @@ func (is *issuer) verifySignature(ctx context.Context, token string, t *jwt) (*v
 					continue
 				}
 				if is.verifyWith(ctx, k, token, t.payload) {
-					return k, nil
+					return k, ks, nil
 				}
 				if t.kid != "" {
 					// The issuer published this key under this kid: a refetch would not
 					// make the signature any better.
-					return nil, errJWTSignature
+					return nil, ks, errJWTSignature
 				}
 				if tried == nil {
 					tried = make(map[string]bool, len(ks.keys))
@@ -333,11 +353,11 @@ func (is *issuer) verifySignature(ctx context.Context, token string, t *jwt) (*v
 	}
 	switch {
 	case ks == nil:
-		return nil, errJWTNoKeys
+		return nil, nil, errJWTNoKeys
 	case t.kid != "":
-		return nil, errJWTUnknownKey
+		return nil, ks, errJWTUnknownKey
 	}
-	return nil, errJWTSignature
+	return nil, ks, errJWTSignature
 }
 
 // verifyWith verifies token with k through go-oidc and confirms that the payload it

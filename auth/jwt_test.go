@@ -2,7 +2,10 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -220,21 +223,52 @@ func TestVerifyBadTokens(t *testing.T) {
 			if !errors.Is(err, ErrInvalidCredential) {
 				t.Errorf("Verify(%.40q...) = %+v, %v; want an error wrapping ErrInvalidCredential", tok, p, err)
 			}
+			checkOnePrefix(t, err)
 			checkNoLeak(t, err, tok)
 			for _, seg := range strings.Split(tok, ".") {
 				checkNoLeak(t, err, seg)
 			}
+			decodes := v.decodes.Load()
 			_, err = v.Authenticate(bearer(tok))
 			if got := errOutcome(t, err); got != tt.auth {
 				t.Errorf("Authenticate(Bearer %.40q...) = %v, want %v", tok, err, tt.auth)
 			}
+			// The repeat is answered by the rejected-token cache.
+			if n := v.decodes.Load() - decodes; n != 0 {
+				t.Errorf("Authenticate(Bearer %.40q...) after Verify decoded the token %d times, want 0", tok, n)
+			}
 		})
 	}
 	// Claims, alg and kid are checked before any signature, so only the two forged rows
-	// reach one (once through Verify, once through Authenticate): expired, foreign or
-	// confused tokens cost no cryptography.
-	if n := v.sigChecks.Load() - checks; n != 4 {
-		t.Errorf("the bad-token table made %d signature checks, want 4", n)
+	// reach one, and only once: expired, foreign or confused tokens cost no
+	// cryptography, and the repeat through Authenticate none either.
+	if n := v.sigChecks.Load() - checks; n != 2 {
+		t.Errorf("the bad-token table made %d signature checks, want 2", n)
+	}
+}
+
+func TestVerifyErrorText(t *testing.T) {
+	v, iss, _ := newBadTokenVerifier(t)
+	tests := []struct {
+		name, token, want string
+	}{
+		{"forged signature", iss.Token(t, claims(nil), authtest.WithUnpublishedKey()),
+			fmt.Sprintf("auth: jwt issuer %q: signature does not verify with the issuer's keys: invalid credential", iss.URL())},
+		{"expired", iss.Token(t, claims(map[string]any{"exp": time.Now().Add(-time.Hour)})),
+			fmt.Sprintf("auth: jwt issuer %q: token expired: invalid credential", iss.URL())},
+		{"unknown issuer", iss.Token(t, claims(map[string]any{"iss": "https://evil.example.com"})),
+			"auth: jwt iss is missing or not a configured issuer: invalid credential"},
+		{"garbage", "abc.def.ghi", "auth: jwt header is not a base64url JSON object with a string alg: invalid credential"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 2 { // the second answer comes from the rejected-token cache
+				_, err := v.Verify(t.Context(), tt.token)
+				if err == nil || err.Error() != tt.want || !errors.Is(err, ErrInvalidCredential) {
+					t.Errorf("Verify() = %v, want %s (wrapping ErrInvalidCredential)", err, tt.want)
+				}
+			}
+		})
 	}
 }
 
@@ -392,13 +426,23 @@ func BenchmarkVerifyUncachedRS256(b *testing.B) { benchmarkUncached(b, "RS256") 
 
 func BenchmarkVerifyUncachedES256(b *testing.B) { benchmarkUncached(b, "ES256") }
 
-func BenchmarkVerifyRejected(b *testing.B) {
-	v, iss := benchVerifier(b, true)
+// BenchmarkVerifyRejected measures a rejected token verified in full each time: the
+// rejected-token cache is off.
+func BenchmarkVerifyRejected(b *testing.B) { benchmarkRejected(b, -1) }
+
+// BenchmarkVerifyRejectedCached measures a rejected token that is presented again: the
+// rejected-token cache answers.
+func BenchmarkVerifyRejectedCached(b *testing.B) { benchmarkRejected(b, 0) }
+
+func benchmarkRejected(b *testing.B, negativeTTL time.Duration) {
+	iss := authtest.NewIssuer(b)
+	v := newTestVerifier(b, JWTConfig{Issuers: []IssuerConfig{issuerConfig(iss)}, NegativeCacheTTL: negativeTTL})
 	tokens := []struct{ name, token string }{
 		{"expired", iss.Token(b, claims(map[string]any{"exp": time.Now().Add(-time.Hour)}))},
 		{"wrong-audience", iss.Token(b, claims(map[string]any{"aud": otherAudience}))},
 		{"unknown-issuer", iss.Token(b, claims(map[string]any{"iss": "https://evil.example.com"}))},
 		{"forged-signature", iss.Token(b, claims(nil), authtest.WithUnpublishedKey())},
+		{"unknown-kid", iss.Token(b, claims(nil), authtest.WithKeyID("no-such-key"))},
 		{"garbage", "abc.def.ghi"},
 	}
 	for _, tt := range tokens {
@@ -412,4 +456,45 @@ func BenchmarkVerifyRejected(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerifyRejectedDistinct measures a flood of different expired tokens, more than
+// the rejected-token cache holds, so that each one misses it and evicts another: what the
+// cache adds to a rejection it cannot answer.
+func BenchmarkVerifyRejectedDistinct(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cache-off", -1}, {"cache-on", 0}} {
+		b.Run(tt.name, func(b *testing.B) {
+			iss := authtest.NewIssuer(b)
+			v := newTestVerifier(b, JWTConfig{Issuers: []IssuerConfig{issuerConfig(iss)}, NegativeCacheTTL: tt.ttl})
+			reqs := make([]*Request, 2*rejectCacheSize)
+			for i := range reqs {
+				// Rejected for exp before the signature is looked at: no need to sign.
+				reqs[i] = bearer(unsignedToken(b, claims(map[string]any{
+					"iss": iss.URL(), "exp": time.Now().Add(-time.Hour).Unix(), "jti": fmt.Sprint(i),
+				})))
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := v.Authenticate(reqs[i%len(reqs)]); err == nil {
+					b.Fatal("authenticated")
+				}
+				i++
+			}
+		})
+	}
+}
+
+// unsignedToken returns a JWT with claims, an RS256 header and a signature segment that
+// is not one.
+func unsignedToken(tb testing.TB, claims map[string]any) string {
+	tb.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return "eyJhbGciOiJSUzI1NiJ9." + base64.RawURLEncoding.EncodeToString(payload) + ".c2lnbmF0dXJl"
 }

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"math"
 	"slices"
 	"strings"
@@ -52,10 +54,61 @@ func (c claimPath) lookup(claims map[string]any) (any, bool) {
 	return cur, true
 }
 
+// jwt is what Verify reads from a token before it checks the signature.
+type jwt struct {
+	alg, kid string
+	payload  []byte         // the decoded payload segment
+	claims   map[string]any // payload as JSON, numbers as float64
+	exp      time.Time
+	aud      []string
+	// validFrom, set when checkClaims refuses a token whose nbf or iat is in the future,
+	// is when the clock skew allows that claim.
+	validFrom time.Time
+}
+
+// route decodes token's header and payload, without verifying anything, and returns
+// the configured issuer its iss names.
+func (v *JWTVerifier) route(token string) (*issuer, *jwt, error) {
+	v.decodes.Add(1)
+	h64, rest, _ := strings.Cut(token, ".")
+	p64, _, _ := strings.Cut(rest, ".")
+	var t jwt
+	var header map[string]any
+	if b, err := base64.RawURLEncoding.DecodeString(h64); err != nil || json.Unmarshal(b, &header) != nil || header == nil {
+		return nil, nil, errJWTHeader
+	}
+	alg, ok := header["alg"].(string)
+	if !ok {
+		return nil, nil, errJWTHeader
+	}
+	t.alg = alg
+	if kid, ok := header["kid"]; ok {
+		if t.kid, ok = kid.(string); !ok {
+			return nil, nil, errJWTHeader
+		}
+	}
+	if _, ok := header["crit"]; ok {
+		return nil, nil, errJWTCrit
+	}
+	var err error
+	if t.payload, err = base64.RawURLEncoding.DecodeString(p64); err != nil {
+		return nil, nil, errJWTPayload
+	}
+	if json.Unmarshal(t.payload, &t.claims) != nil || t.claims == nil {
+		return nil, nil, errJWTPayload
+	}
+	iss, _ := t.claims["iss"].(string)
+	is := v.byName[iss]
+	if is == nil {
+		return nil, nil, errJWTUnknownIssuer
+	}
+	return is, &t, nil
+}
+
 // checkClaims checks t's exp, nbf, iat and aud against the issuer's rules at now, and
-// sets t.exp and t.aud. It runs before the signature check, so a token that would be
-// refused anyway costs no cryptography; the signature check then confirms the payload
-// is the one checked here.
+// sets t.exp and t.aud, and t.validFrom when nbf or iat is in the future. It runs
+// before the signature check, so a token that would be refused anyway costs no
+// cryptography; the signature check then confirms the payload is the one checked here.
 func (is *issuer) checkClaims(t *jwt, now time.Time) error {
 	if !slices.Contains(is.algs, t.alg) {
 		return errJWTAlg
@@ -74,11 +127,13 @@ func (is *issuer) checkClaims(t *jwt, now time.Time) error {
 	if nbf, ok, err := numericDate(t.claims, "nbf"); err != nil {
 		return err
 	} else if ok && nbf.After(late) {
+		t.validFrom = nbf.Add(-is.skew)
 		return errJWTNotYetValid
 	}
 	if iat, ok, err := numericDate(t.claims, "iat"); err != nil {
 		return err
 	} else if ok && iat.After(late) {
+		t.validFrom = iat.Add(-is.skew)
 		return errJWTIssuedLater
 	}
 
@@ -148,8 +203,8 @@ func (is *issuer) principal(claims map[string]any, aud []string) (Principal, err
 	if name, ok := claims["name"].(string); ok && validText(name) {
 		p.Name = name
 	}
-	for _, c := range []string{"azp", "client_id"} {
-		if id, ok := claims[c].(string); ok && validText(id) {
+	for _, c := range is.clientIDClaims {
+		if id, ok := stringClaim(claims, c); ok && validText(id) {
 			p.ClientID = id
 			break
 		}

@@ -128,3 +128,41 @@ func TestClaimMapping(t *testing.T) {
 		})
 	}
 }
+
+func TestClientID(t *testing.T) {
+	iss := authtest.NewIssuer(t)
+	tests := []struct {
+		name   string
+		claim  string // IssuerConfig.ClientIDClaim
+		claims map[string]any
+		want   string
+	}{
+		{name: "azp", claims: map[string]any{"azp": "claude"}, want: "claude"},
+		{name: "client_id (RFC 9068)", claims: map[string]any{"client_id": "ci-bot"}, want: "ci-bot"},
+		{name: "cid (Okta)", claims: map[string]any{"cid": "0oa1b2c3d4"}, want: "0oa1b2c3d4"},
+		{name: "appid (Entra ID v1)", claims: map[string]any{"appid": "7d5c1a5e-0000-4000-8000-000000000001"}, want: "7d5c1a5e-0000-4000-8000-000000000001"},
+		{name: "azp first", claims: map[string]any{"azp": "claude", "client_id": "ci-bot", "cid": "okta", "appid": "entra"}, want: "claude"},
+		{name: "client_id before cid", claims: map[string]any{"client_id": "ci-bot", "cid": "okta", "appid": "entra"}, want: "ci-bot"},
+		{name: "cid before appid", claims: map[string]any{"cid": "okta", "appid": "entra"}, want: "okta"},
+		{name: "azp not printable: the next claim", claims: map[string]any{"azp": "claude\r\nX-Auth-Client-Id: admin", "cid": "okta"}, want: "okta"},
+		{name: "azp not a string: the next claim", claims: map[string]any{"azp": []string{"claude"}, "appid": "entra"}, want: "entra"},
+		{name: "none", claims: nil, want: ""},
+		// aud names the resource in an access token: it never stands in for the client.
+		{name: "aud is not a client id", claims: map[string]any{"aud": []string{testAudience, "mcp-client"}}, want: ""},
+		{name: "client_id_claim replaces the list", claim: "appid", claims: map[string]any{"azp": "claude", "appid": "entra"}, want: "entra"},
+		{name: "client_id_claim absent: no fallback", claim: "appid", claims: map[string]any{"azp": "claude", "client_id": "ci-bot"}, want: ""},
+		{name: "client_id_claim namespaced", claim: "https://example.com/client", claims: map[string]any{"https://example.com/client": "svc"}, want: "svc"},
+		{name: "client_id_claim nested", claim: "ext.client", claims: map[string]any{"ext": map[string]any{"client": "svc"}}, want: "svc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ic := issuerConfig(iss)
+			ic.ClientIDClaim = tt.claim
+			v := newTestVerifier(t, JWTConfig{Issuers: []IssuerConfig{ic}})
+			p, err := v.Verify(t.Context(), iss.Token(t, claims(tt.claims)))
+			if err != nil || p.ClientID != tt.want {
+				t.Errorf("Verify().ClientID = %q, %v; want %q, nil", p.ClientID, err, tt.want)
+			}
+		})
+	}
+}

@@ -34,6 +34,13 @@ var defaultAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "P
 // otherwise: "scope" (RFC 9068 §2.2.3, RFC 8693 §4.2) and "scp" (Entra ID, Okta).
 var defaultScopeClaims = []string{"scope", "scp"}
 
+// defaultClientIDClaims are the claims Principal.ClientID is read from, the first that
+// holds a string, unless ClientIDClaim says otherwise: "azp" (OpenID Connect Core §2;
+// Keycloak, Auth0, Entra ID v2), "client_id" (RFC 9068 §2.2, RFC 8693 §4.3), "cid"
+// (Okta) and "appid" (Entra ID v1). Never "aud": in an access token it names the
+// resource, not the client.
+var defaultClientIDClaims = []string{"azp", "client_id", "cid", "appid"}
+
 // IssuerConfig is one trusted external issuer (Keycloak, Auth0, Entra ID, Okta, Dex...).
 // The JSON names are those of the policy file.
 //
@@ -73,6 +80,11 @@ type IssuerConfig struct {
 	// GroupsClaim names the groups claim (a string or a list of strings); default
 	// "groups". Groups with commas or control characters are ignored.
 	GroupsClaim string `json:"groups_claim,omitempty"`
+	// ClientIDClaim names the claim that becomes Principal.ClientID (X-Auth-Client-Id).
+	// Default: the first of azp, client_id, cid (Okta) and appid (Entra ID v1) that holds
+	// a printable string; aud is never used. Not to be confused with ClientID, the
+	// keycloak preset's client.
+	ClientIDClaim string `json:"client_id_claim,omitempty"`
 	// ScopeClaims name the claims scopes are read from; default ["scope", "scp"]. Each
 	// may be a space-separated string or a list of strings; "roles" (Entra ID app roles)
 	// and "permissions" (Auth0 RBAC) are common additions. Values that are not RFC 6749
@@ -193,6 +205,16 @@ func compileIssuer(i int, c IssuerConfig) (*issuer, error) {
 		}
 	}
 	is.userClaim, is.emailClaim, is.groupsClaim = newClaimPath(c.UserClaim), newClaimPath(c.EmailClaim), newClaimPath(c.GroupsClaim)
+	clientIDs := defaultClientIDClaims
+	if c.ClientIDClaim != "" {
+		if !validClaimName(c.ClientIDClaim) {
+			return nil, field("client_id_claim", "%q is not a claim name", c.ClientIDClaim)
+		}
+		clientIDs = []string{c.ClientIDClaim}
+	}
+	for _, name := range clientIDs {
+		is.clientIDClaims = append(is.clientIDClaims, newClaimPath(name))
+	}
 	scopes := c.ScopeClaims
 	if len(scopes) == 0 {
 		scopes = defaultScopeClaims

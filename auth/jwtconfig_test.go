@@ -31,8 +31,10 @@ func TestNewJWTVerifierConfig(t *testing.T) {
 			c.Preset, c.ClientID = "keycloak", "mcp.client"
 			c.UserClaim, c.EmailClaim, c.GroupsClaim = "preferred_username", "upn", "https://example.com/groups"
 			c.ScopeClaims = []string{"scp", "roles", "permissions"}
+			c.ClientIDClaim = "cid"
 			c.ClockSkew, c.EmailsVerified, c.Optional = Duration(2*time.Minute), true, true
-		}), RefetchCooldown: time.Minute, RefreshInterval: -1, CacheSize: -1}, ""},
+		}), RefetchCooldown: time.Minute, RefreshInterval: -1, CacheSize: -1, NegativeCacheTTL: -1}, ""},
+		{"negative cache TTL", JWTConfig{Issuers: good(nil), NegativeCacheTTL: 5 * time.Second}, ""},
 		{"trailing slash issuer", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.Issuer = "https://tenant.auth0.com/" })}, ""},
 		{"http loopback issuer", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.Issuer = "http://127.0.0.1:5556/dex" })}, ""},
 		{"http localhost issuer", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.Issuer = "http://localhost:8080/realms/x" })}, ""},
@@ -60,6 +62,7 @@ func TestNewJWTVerifierConfig(t *testing.T) {
 		{"negative skew", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.ClockSkew = Duration(-time.Second) })}, "clock_skew: "},
 		{"skew too large", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.ClockSkew = Duration(5 * time.Minute) })}, "clock_skew: "},
 		{"bad user claim", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.UserClaim = "sub\n" })}, "user_claim: "},
+		{"bad client id claim", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.ClientIDClaim = "azp\x00" })}, "client_id_claim: "},
 		{"bad scope claim", JWTConfig{Issuers: good(func(c *IssuerConfig) { c.ScopeClaims = []string{"scope", ""} })}, "scope_claims[1]: "},
 		{"duplicate issuer", JWTConfig{Issuers: append(good(nil), good(nil)...)}, "configured more than once"},
 		{"negative cooldown", JWTConfig{Issuers: good(nil), RefetchCooldown: -time.Second}, "cooldown"},
@@ -136,6 +139,7 @@ issuer: https://kc.example.com/realms/mcp
 audiences: [https://mcp.example.com/mcp]
 preset: keycloak
 client_id: mcp-server
+client_id_claim: cid
 scope_claims: [scope, roles]
 emails_verified: true
 clock_skew: 1m30s
@@ -146,7 +150,7 @@ clock_skew: 1m30s
 	}
 	want := IssuerConfig{
 		Issuer: "https://kc.example.com/realms/mcp", Audiences: []string{testAudience},
-		Preset: "keycloak", ClientID: "mcp-server", ScopeClaims: []string{"scope", "roles"},
+		Preset: "keycloak", ClientID: "mcp-server", ClientIDClaim: "cid", ScopeClaims: []string{"scope", "roles"},
 		EmailsVerified: true, ClockSkew: Duration(90 * time.Second),
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -17,10 +17,10 @@ const (
 
 // Errors of ProxyIdentity.Authenticate. They name the condition, never the value.
 var (
-	errProxyRepeated = fmt.Errorf("auth: proxy user header present more than once: %w", ErrInvalidCredential)
-	errProxyEmpty    = fmt.Errorf("auth: empty proxy user header: %w", ErrInvalidCredential)
-	errProxyTooLong  = fmt.Errorf("auth: proxy user header longer than %d bytes: %w", maxProxyUserLen, ErrInvalidCredential)
-	errProxySyntax   = fmt.Errorf("auth: proxy user header contains a comma, control character or invalid UTF-8: %w", ErrInvalidCredential)
+	errProxyRepeated = invalid("proxy user header present more than once")
+	errProxyEmpty    = invalid("empty proxy user header")
+	errProxyTooLong  = invalid(fmt.Sprintf("proxy user header longer than %d bytes", maxProxyUserLen))
+	errProxySyntax   = invalid("proxy user header contains a comma, control character or invalid UTF-8")
 )
 
 // ProxyConfig configures ProxyIdentity.
