@@ -6,6 +6,8 @@ set -euo pipefail
 # Dex, the real OIDC provider of the JWT end-to-end test, built from the Go module proxy
 # into a cache outside the repository (about 2 minutes cold, instant afterwards).
 "$(dirname "$0")/build-dex.sh" >/dev/null
+# Headless Chromium for the browser test of the login and consent pages.
+"$(dirname "$0")/install-browser.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)

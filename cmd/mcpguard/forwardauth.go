@@ -185,14 +185,14 @@ func mcpHeader(h http.Header, name string) (string, error) {
 // written: nginx turns any other status into a 500, Envoy denies anything but 200.
 func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 	h := w.Header()
-	h["Cache-Control"] = []string{"no-store"}
+	h["Cache-Control"] = noStoreValue
 	if v.status == http.StatusOK {
 		setIdentity(h, v.principal)
 		authz := ""
 		if d.passUpstreamAuthorization {
 			authz = r.Header.Get("X-Upstream-Authorization")
 		}
-		h["Authorization"] = []string{authz}
+		h["Authorization"] = headerValue(authz)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -239,27 +239,43 @@ func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 	w.Write(body)
 }
 
+// Header values shared by every response: net/http only reads them, and sharing saves
+// allocations on the hot path.
+var (
+	emptyValue     = []string{""}
+	anonymousValue = []string{string(policy.SourceAnonymous)}
+	noStoreValue   = []string{"no-store"}
+)
+
+// headerValue is []string{v}, shared when v is empty.
+func headerValue(v string) []string {
+	if v == "" {
+		return emptyValue
+	}
+	return []string{v}
+}
+
 // setIdentity writes every identity header, empty when unknown.
 func setIdentity(h http.Header, p *auth.Principal) {
 	if p == nil {
-		h[hdrUser] = []string{""}
-		h[hdrEmail] = []string{""}
-		h[hdrGroups] = []string{""}
-		h[hdrScopes] = []string{""}
-		h[hdrSource] = []string{string(policy.SourceAnonymous)}
-		h[hdrClientID] = []string{""}
+		h[hdrUser] = emptyValue
+		h[hdrEmail] = emptyValue
+		h[hdrGroups] = emptyValue
+		h[hdrScopes] = emptyValue
+		h[hdrSource] = anonymousValue
+		h[hdrClientID] = emptyValue
 		return
 	}
 	user := p.Email
 	if user == "" {
 		user = p.Subject
 	}
-	h[hdrUser] = []string{user}
-	h[hdrEmail] = []string{p.Email}
-	h[hdrGroups] = []string{strings.Join(p.Groups, ",")}
-	h[hdrScopes] = []string{strings.Join(p.Scopes, " ")}
-	h[hdrSource] = []string{p.Source}
-	h[hdrClientID] = []string{p.ClientID}
+	h[hdrUser] = headerValue(user)
+	h[hdrEmail] = headerValue(p.Email)
+	h[hdrGroups] = headerValue(strings.Join(p.Groups, ","))
+	h[hdrScopes] = headerValue(strings.Join(p.Scopes, " "))
+	h[hdrSource] = headerValue(p.Source)
+	h[hdrClientID] = headerValue(p.ClientID)
 }
 
 // record writes the audit line and the metrics of one decision. The line names who,
