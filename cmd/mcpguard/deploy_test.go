@@ -165,11 +165,30 @@ func TestDeployTraefik(t *testing.T) {
 			}
 		case slices.Contains(r.Middlewares, authName):
 			mcpRouter = true
-			if r.Middlewares[0] != authName {
-				t.Errorf("router %s: middlewares = %q, want %s first", name, r.Middlewares, authName)
+			// Before forwardAuth only headers middlewares that delete: the client's copy of
+			// the nginx dialect, which Traefik would pass on to mcpguard.
+			at := slices.Index(r.Middlewares, authName)
+			cleaned := map[string]bool{}
+			for _, m := range r.Middlewares[:at] {
+				h := dyn.HTTP.Middlewares[m].Headers
+				if h == nil {
+					t.Errorf("router %s: middleware %s before %s is not a headers middleware", name, m, authName)
+					continue
+				}
+				for k, v := range h.CustomRequestHeaders {
+					if v != "" {
+						t.Errorf("router %s: middleware %s before %s sets %s", name, m, authName, k)
+					}
+					cleaned[k] = true
+				}
+			}
+			for _, k := range []string{"X-Original-URI", "X-Original-URL", "X-Original-Method"} {
+				if !cleaned[k] {
+					t.Errorf("router %s: no middleware before %s deletes %s", name, authName, k)
+				}
 			}
 			strip := false
-			for _, m := range r.Middlewares[1:] {
+			for _, m := range r.Middlewares[at+1:] {
 				if h := dyn.HTTP.Middlewares[m].Headers; h != nil {
 					_, key := h.CustomRequestHeaders["X-API-Key"]
 					_, up := h.CustomRequestHeaders["X-Upstream-Authorization"]

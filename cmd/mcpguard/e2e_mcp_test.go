@@ -103,7 +103,7 @@ func startE2EMCPStack(t *testing.T, start func(*testing.T, string, *e2eUpstream)
 	}
 	proxy := start(t, guard, &e2eUpstream{addr: s.up.addr})
 	s.edge = &e2eEdge{proxy: proxy.addr, direct: map[string]bool{}}
-	s.emptyAuthorization = proxy.name == "caddy"
+	s.emptyAuthorization = proxy.name == "caddy" || proxy.name == "traefik"
 	if u, err := url.Parse(env["OIDC_ISSUER"]); err == nil && u.Host != "" {
 		s.edge.direct[u.Host] = true // the upstream identity provider, for the browser
 	}
