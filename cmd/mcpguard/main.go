@@ -43,6 +43,7 @@ const usage = `usage: mcpguard [command] [flags]
 commands:
   serve          run the decision service (the default)
   check-config   validate the configuration and print it, secrets redacted
+  doctor URL     check an MCP deployment from the outside, as an MCP client does
   hash-key       read an API key on stdin and print its SHA-256 for API_KEYS_FILE
   hash-password  read a password on stdin and print its bcrypt hash for LOCAL_USERS_FILE
   healthcheck    exit 0 when the local server answers /healthz (for container probes)
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, rest, getenv, stdout, stderr)
 	case "check-config":
 		return checkConfig(rest, getenv, stdout, stderr)
+	case "doctor":
+		return doctor(ctx, rest, stdout, stderr)
 	case "hash-key":
 		return hashKey(stdin, stdout)
 	case "hash-password":
