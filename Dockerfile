@@ -8,10 +8,13 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 # The same command CI builds with (Makefile target "build").
-RUN make build BIN=/out/mcpguard VERSION=${VERSION}
+RUN make build BIN=/out/mcpguard VERSION=${VERSION} && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/mcpguard /usr/local/bin/mcpguard
+# The default STORE (bolt:///var/lib/mcpguard/mcpguard.db) must be writable by the
+# non-root user; a named volume mounted here inherits this ownership.
+COPY --from=build --chown=65532:65532 /out/data /var/lib/mcpguard
 USER nonroot:nonroot
 EXPOSE 11000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
