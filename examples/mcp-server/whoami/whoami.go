@@ -97,12 +97,35 @@ func Handler(o Options) http.Handler {
 		mcpHandler = allowHosts(o.AllowedHosts, mcpHandler)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(Path, mcpHandler)
+	mux.Handle(Path, cors(mcpHandler))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	return mux
+}
+
+// cors lets browser-based MCP clients (MCP Inspector, ChatGPT and Claude on the web)
+// call the server: it answers preflights itself and exposes the headers they read. The
+// credential check stays mcpguard's: a preflight carries none.
+func cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Origin") == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Expose-Headers", "Mcp-Session-Id, WWW-Authenticate")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, Last-Event-ID, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name")
+			h.Set("Access-Control-Max-Age", "86400")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // allowHosts answers 403 to a request whose Host is not one of hosts.

@@ -176,3 +176,23 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("GET /healthz = %d, want 200", resp.StatusCode)
 	}
 }
+
+func TestCORSPreflight(t *testing.T) {
+	h := whoami.Handler(whoami.Options{})
+	r := httptest.NewRequest(http.MethodOptions, whoami.Path, nil)
+	r.Header.Set("Origin", "http://localhost:6274")
+	r.Header.Set("Access-Control-Request-Method", "POST")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusNoContent || w.Header().Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(w.Header().Get("Access-Control-Allow-Headers"), "MCP-Protocol-Version") {
+		t.Fatalf("preflight = %d %v", w.Code, w.Header())
+	}
+	// Without an Origin, OPTIONS is the SDK's business, not a preflight.
+	r = httptest.NewRequest(http.MethodOptions, whoami.Path, nil)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Header().Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("non-CORS OPTIONS got CORS headers: %v", w.Header())
+	}
+}
