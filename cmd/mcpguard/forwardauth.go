@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
@@ -37,6 +38,16 @@ type authenticator interface {
 	Authenticate(r *auth.Request) (auth.Principal, error)
 }
 
+// needsClientAddr reports whether an authenticator reads the client address.
+func needsClientAddr(list []authenticator) bool {
+	for _, a := range list {
+		if _, ok := a.(*auth.ProxyIdentity); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // decider is what /auth needs to judge a request.
 type decider struct {
 	policy         *policy.Policy
@@ -49,6 +60,11 @@ type decider struct {
 	log                       zerolog.Logger
 	metrics                   *metrics
 	now                       func() time.Time
+	// needClient is set when an authenticator reads the client address (proxy identity).
+	needClient bool
+	// denials caches rendered denials by denialKey; the keys are bounded by the
+	// configuration (resources × reasons × statuses).
+	denials sync.Map
 }
 
 // errUnrecognized marks an Authorization header that no configured credential kind accepts.
@@ -112,7 +128,10 @@ func (d *decider) judge(r *http.Request, envoyPath string) verdict {
 	in := policy.Input{Request: req}
 	var principal *auth.Principal
 	var credErr error
-	ar := &auth.Request{Header: r.Header, Client: clientAddr(r.Header)}
+	ar := &auth.Request{Header: r.Header}
+	if d.needClient {
+		ar.Client = clientAddr(r.Header)
+	}
 	for _, a := range d.authenticators {
 		p, err := a.Authenticate(ar)
 		if errors.Is(err, auth.ErrNoCredentials) {
@@ -198,9 +217,53 @@ func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 	}
 	if r.Header.Get("Origin") != "" {
 		// Browser-based MCP clients must read the challenge of the proxied 401/403.
-		h["Access-Control-Allow-Origin"] = []string{"*"}
-		h["Access-Control-Expose-Headers"] = []string{"WWW-Authenticate"}
+		h["Access-Control-Allow-Origin"] = anyOriginValue
+		h["Access-Control-Expose-Headers"] = exposeChallengeValue
 	}
+	den := d.denial(v)
+	if den.challenge != nil {
+		h["Www-Authenticate"] = den.challenge
+	}
+	body := den.body
+	h["Content-Type"] = jsonValue
+	w.WriteHeader(v.status)
+	w.Write(body)
+}
+
+// denial is the rendered answer of a 401, 403 or 500: the challenge and the JSON body.
+type denial struct {
+	challenge []string // nil: no WWW-Authenticate
+	body      []byte
+}
+
+// denialKey names a denial that is the same for every request: one that no MCP rule
+// shaped, so its scopes and message come from the resource and the reason alone.
+type denialKey struct {
+	resource *policy.Resource
+	reason   string
+	status   int
+}
+
+// denial renders v's answer, once per resource and reason when no rule applied (the
+// common case), so a flood of rejected requests does not rebuild the same strings.
+func (d *decider) denial(v verdict) denial {
+	cacheable := len(v.decision.Rules) == 0
+	key := denialKey{v.decision.Resource, v.reason, v.status}
+	if cacheable {
+		if den, ok := d.denials.Load(key); ok {
+			return den.(denial)
+		}
+	}
+	den := renderDenial(v)
+	if cacheable {
+		d.denials.Store(key, den)
+	}
+	return den
+}
+
+// renderDenial builds the challenge and body of a denial.
+func renderDenial(v verdict) denial {
+	var den denial
 	code, desc := "access_denied", v.decision.Message
 	switch {
 	case v.status == http.StatusUnauthorized:
@@ -212,14 +275,14 @@ func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 		if v.decision.Reason == policy.ReasonInvalidCredential || v.decision.Reason == policy.ReasonCredentialNotAccepted {
 			c.Error, c.Description = oauth.ErrorInvalidToken, desc
 		}
-		h["Www-Authenticate"] = []string{c.String()}
+		den.challenge = []string{c.String()}
 	case v.decision.Reason == policy.ReasonInsufficientScope:
 		c := oauth.Challenge{Error: oauth.ErrorInsufficientScope, Scope: v.decision.Scopes, Description: desc}
 		if res := v.decision.Resource; res != nil {
 			c.ResourceMetadata = res.MetadataURL()
 		}
 		code = oauth.ErrorInsufficientScope
-		h["Www-Authenticate"] = []string{c.String()}
+		den.challenge = []string{c.String()}
 	case v.reason == "untrusted_peer":
 		desc = "the request did not come through a trusted proxy"
 	case v.reason == "malformed_request":
@@ -230,21 +293,22 @@ func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 	if desc == "" {
 		desc = http.StatusText(v.status)
 	}
-	body, _ := json.Marshal(struct {
+	den.body, _ = json.Marshal(struct {
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}{code, desc})
-	h["Content-Type"] = []string{"application/json"}
-	w.WriteHeader(v.status)
-	w.Write(body)
+	return den
 }
 
 // Header values shared by every response: net/http only reads them, and sharing saves
 // allocations on the hot path.
 var (
-	emptyValue     = []string{""}
-	anonymousValue = []string{string(policy.SourceAnonymous)}
-	noStoreValue   = []string{"no-store"}
+	emptyValue           = []string{""}
+	anonymousValue       = []string{string(policy.SourceAnonymous)}
+	noStoreValue         = []string{"no-store"}
+	jsonValue            = []string{"application/json"}
+	anyOriginValue       = []string{"*"}
+	exposeChallengeValue = []string{"WWW-Authenticate"}
 )
 
 // headerValue is []string{v}, shared when v is empty.

@@ -62,7 +62,7 @@ func testServerLog(t testing.TB, environ map[string]string, w io.Writer) http.Ha
 		t.Fatalf("newSetup: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	d := &decider{policy: s.policy, authenticators: s.authenticators, trustedProxies: c.trustedProxies,
+	d := &decider{policy: s.policy, authenticators: s.authenticators, needClient: needsClientAddr(s.authenticators), trustedProxies: c.trustedProxies,
 		passUpstreamAuthorization: c.PassUpstreamAuthorization, log: log, metrics: m, now: time.Now}
 	return newServer(log, d, s.meta, s.as, &readiness{}, m, c.ProtectedPath)
 }
@@ -489,5 +489,37 @@ func TestProtectedResourceMetadata(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != 204 || w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Access-Control-Allow-Credentials") != "" {
 		t.Fatalf("preflight = %d %v", w.Code, w.Header())
+	}
+}
+
+// TestDenialRendering checks that rendered denials are reused only where nothing but the
+// resource and the reason shapes them: a rule's scopes always reach its own challenge.
+func TestDenialRendering(t *testing.T) {
+	pf := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+    required_scopes: [mcp:read]
+    rules:
+      - tools: ["write_*"]
+        required_scopes: [mcp:write]
+`)
+	h, _ := testServer(t, map[string]string{"POLICY_FILE": pf, "MCP_PROXY_API_KEY": testKey})
+	rule := []string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "write_page"}
+	for i, tt := range []struct {
+		kv    []string
+		scope string
+	}{
+		{rule, `scope="mcp:read mcp:write"`},
+		{nil, `scope="mcp:read"`},
+		{rule, `scope="mcp:read mcp:write"`},
+		{nil, `scope="mcp:read"`},
+		{[]string{"X-Api-Key", "wrong-key-0123456789"}, `error="invalid_token"`},
+		{nil, `scope="mcp:read"`},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, fwd("POST", "/mcp", tt.kv...))
+		got := w.Header().Get("Www-Authenticate")
+		if w.Code != 401 || !strings.Contains(got, tt.scope) || (tt.scope == `scope="mcp:read"` && strings.Contains(got, "error=")) {
+			t.Fatalf("request %d: %d %q, want 401 with %s", i, w.Code, got, tt.scope)
+		}
 	}
 }

@@ -318,6 +318,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	d := &decider{
 		policy:                    s.policy,
 		authenticators:            s.authenticators,
+		needClient:                needsClientAddr(s.authenticators),
 		trustedProxies:            c.trustedProxies,
 		passUpstreamAuthorization: c.PassUpstreamAuthorization,
 		log:                       log,
