@@ -162,7 +162,7 @@ func (k *APIKeys) Authenticate(r *Request) (Principal, error) {
 			key = v
 		}
 	} else {
-		tok, err := ParseBearer(r.Header)
+		tok, err := r.Bearer()
 		if err != nil {
 			return Principal{}, err
 		}

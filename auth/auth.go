@@ -124,6 +124,23 @@ type Request struct {
 	// Client is the client address as the edge proxy saw it (the last X-Forwarded-For
 	// hop); the zero Addr when unknown.
 	Client netip.Addr
+
+	// bearer memoizes Bearer: every authenticator of a chain reads the same header.
+	bearer struct {
+		done  bool
+		token string
+		err   error
+	}
+}
+
+// Bearer returns ParseBearer(r.Header), parsed once per Request however many
+// authenticators ask. A Request is used by one goroutine at a time.
+func (r *Request) Bearer() (string, error) {
+	if !r.bearer.done {
+		r.bearer.token, r.bearer.err = ParseBearer(r.Header)
+		r.bearer.done = true
+	}
+	return r.bearer.token, r.bearer.err
 }
 
 // maxHeaderNameLen bounds a configured header name.

@@ -163,3 +163,19 @@ func FuzzParseBearer(f *testing.F) {
 		}
 	})
 }
+
+func TestRequestBearerOnce(t *testing.T) {
+	r := &Request{Header: http.Header{"Authorization": {"Bearer abc.def.ghi"}}}
+	tok, err := r.Bearer()
+	if tok != "abc.def.ghi" || err != nil {
+		t.Fatalf("Bearer() = %q, %v", tok, err)
+	}
+	r.Header.Set("Authorization", "Bearer changed") // parsed once: the memo stands
+	if tok, _ := r.Bearer(); tok != "abc.def.ghi" {
+		t.Fatalf("second Bearer() = %q, want the memoized value", tok)
+	}
+	bad := &Request{Header: http.Header{"Authorization": {"Bearer a b"}}}
+	if _, err := bad.Bearer(); !errors.Is(err, ErrInvalidCredential) {
+		t.Fatalf("Bearer() of a malformed header = %v, want ErrInvalidCredential", err)
+	}
+}

@@ -211,7 +211,7 @@ func (v *JWTVerifier) Authenticate(r *Request) (Principal, error) {
 	if r == nil {
 		return Principal{}, ErrNoCredentials
 	}
-	tok, err := ParseBearer(r.Header)
+	tok, err := r.Bearer()
 	if err != nil {
 		return Principal{}, err
 	}

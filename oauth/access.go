@@ -72,7 +72,7 @@ func (v *AccessTokenVerifier) Authenticate(r *auth.Request) (auth.Principal, err
 	if r == nil {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
-	tok, err := auth.ParseBearer(r.Header)
+	tok, err := r.Bearer()
 	if err != nil {
 		return auth.Principal{}, err
 	}
