@@ -111,20 +111,27 @@ func dexConfig(issuer, listen string) ([]byte, error) {
 	}, "", "  ")
 }
 
-// startDex runs Dex on a free loopback port until the test ends and returns its issuer URL
-// once the discovery document is served.
+// startDex runs Dex with dexConfig on a free loopback port until the test ends and
+// returns its issuer URL once the discovery document is served.
 func startDex(t *testing.T) (issuer string) {
+	t.Helper()
+	return startDexWith(t, dexConfig)
+}
+
+// startDexWith runs Dex with the configuration config renders for an issuer URL and
+// listen address, retrying when the port was taken in the meantime.
+func startDexWith(t *testing.T, config func(issuer, addr string) ([]byte, error)) (issuer string) {
 	t.Helper()
 	bin := dexBinary(t)
 	for attempt := 1; ; attempt++ {
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t)))
 		issuer = "http://" + addr + "/dex"
-		config, err := dexConfig(issuer, addr)
+		data, err := config(issuer, addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		file := filepath.Join(t.TempDir(), "dex.yaml")
-		if err := os.WriteFile(file, config, 0o600); err != nil {
+		if err := os.WriteFile(file, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		cmd := exec.CommandContext(t.Context(), bin, "serve", file)

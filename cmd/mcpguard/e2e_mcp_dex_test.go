@@ -2,15 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // mcpguard's own client at Dex when Dex is the upstream identity provider.
@@ -83,28 +75,5 @@ func dexBrokerConfig(issuer, listen string) ([]byte, error) {
 // ends and returns its issuer URL once the discovery document is served.
 func startDexBroker(t *testing.T) (issuer string) {
 	t.Helper()
-	bin := dexBinary(t)
-	for attempt := 1; ; attempt++ {
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t)))
-		issuer = "http://" + addr + "/dex"
-		config, err := dexBrokerConfig(issuer, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		file := filepath.Join(t.TempDir(), "dex.yaml")
-		if err := os.WriteFile(file, config, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "serve", file)
-		cmd.WaitDelay = 5 * time.Second
-		exited := e2eStartProcess(t, "dex", cmd, syscall.SIGTERM)
-		err = e2eWaitHTTP(addr, addr, "/dex/.well-known/openid-configuration", exited)
-		if err == nil {
-			return issuer
-		}
-		// A port taken by someone else in the meantime means another try.
-		if !errors.Is(err, errE2EExited) || attempt == 3 {
-			t.Fatalf("dex: %v", err)
-		}
-	}
+	return startDexWith(t, dexBrokerConfig)
 }
