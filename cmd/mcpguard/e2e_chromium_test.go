@@ -347,7 +347,7 @@ func chromiumBinary(t *testing.T) string {
 func newChromium(t *testing.T, bin string) context.Context {
 	t.Helper()
 	profile := t.TempDir() // made before the browser's cleanup is registered, so removed after it
-	var out e2eBuffer
+	var out syncBuffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		chromedp.UserDataDir(profile),

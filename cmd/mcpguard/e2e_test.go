@@ -6,8 +6,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,11 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -35,24 +31,6 @@ const (
 	e2eMCPHost   = "mcp.example.com"
 	e2eAuthHost  = "auth.example.com"
 )
-
-// e2eBuffer is a bytes.Buffer safe for a process's output goroutine and a test to share.
-type e2eBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *e2eBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *e2eBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // e2eRepoRoot is the module root, where deploy/ lives.
 func e2eRepoRoot(t testing.TB) string {
@@ -72,49 +50,8 @@ func e2eRepoRoot(t testing.TB) string {
 // the test failed.
 func startE2EGuard(t *testing.T, environ map[string]string) string {
 	t.Helper()
-	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0"}
-	for k, v := range environ {
-		env[k] = v
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	pr, pw := io.Pipe()
-	logs := &e2eBuffer{}
-	done := make(chan error, 1)
-	go func() {
-		err := run(ctx, []string{"mcpguard"}, func(k string) string { return env[k] }, strings.NewReader(""), pw, logs)
-		pw.CloseWithError(errors.Join(err, io.EOF))
-		done <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("mcpguard run returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("mcpguard did not stop within 10s")
-		}
-		if t.Failed() {
-			t.Logf("mcpguard log:\n%s", logs)
-		}
-	})
-	addrRE := regexp.MustCompile(`^mcpguard listening on http://(\S+)$`)
-	lines := bufio.NewScanner(pr)
-	var addr string
-	for addr == "" && lines.Scan() {
-		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatalf("mcpguard printed no listening address: %v\nlog:\n%s", lines.Err(), logs)
-	}
-	go io.Copy(io.Discard, pr) // keep run's stdout flowing
-	if err := e2eWaitHTTP(addr, "127.0.0.1", "/healthz", nil); err != nil {
-		t.Fatalf("mcpguard: %v", err)
-	}
-	return addr
+	base, _, _ := startRun(t, environ)
+	return strings.TrimPrefix(base, "http://")
 }
 
 // e2eGuardEnv is the mcpguard configuration of the API-key contract: /mcp on
@@ -268,7 +205,7 @@ func e2eFindBinary(t testing.TB, name, install string) string {
 // failed. The returned channel is closed when the process exits.
 func e2eStartProcess(t *testing.T, what string, cmd *exec.Cmd, stop os.Signal) <-chan struct{} {
 	t.Helper()
-	out := &e2eBuffer{}
+	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", what, err)

@@ -14,8 +14,8 @@ import (
 )
 
 // startRun runs the whole program in-process on a random loopback port and returns its
-// base URL. It stops when the test ends; run's error is reported, never t.Fatal'ed from
-// the goroutine.
+// base URL once /healthz answers. It stops when the test ends, printing its log if the
+// test failed; run's error is reported, never t.Fatal'ed from the goroutine.
 func startRun(t testing.TB, environ map[string]string, args ...string) (base string, stdout *syncBuffer, stderr *syncBuffer) {
 	t.Helper()
 	env := map[string]string{"LISTEN_ADDR": "127.0.0.1:0"}
@@ -40,6 +40,9 @@ func startRun(t testing.TB, environ map[string]string, args ...string) (base str
 			}
 		case <-time.After(10 * time.Second):
 			t.Errorf("run did not stop within 10s of cancellation")
+		}
+		if t.Failed() {
+			t.Logf("mcpguard log:\n%s", stderr)
 		}
 	})
 	lines := bufio.NewScanner(pr)
