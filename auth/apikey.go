@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unsafe"
 )
 
 // defaultAPIKeyHeader is the header APIKeys reads when APIKeysConfig.Header is empty.
@@ -64,6 +65,8 @@ type APIKeys struct {
 	hasSingle bool
 	byDigest  map[[sha256.Size]byte]*fileKey
 	now       func() time.Time
+	// singleP is the single key's principal, prepared once.
+	singleP Principal
 }
 
 // fileKey is one compiled KeyEntry.
@@ -102,6 +105,8 @@ func NewAPIKeys(c APIKeysConfig) (*APIKeys, error) {
 			return nil, errors.New("auth: api key contains characters outside visible ASCII")
 		}
 		k.single, k.hasSingle = sha256.Sum256([]byte(c.Key)), true
+		k.singleP = Principal{Subject: singleKeyName, ClientID: singleKeyName, AllScopes: true, Source: SourceAPIKey}
+		k.singleP.Prepare()
 	}
 	if err := validateEntries(c.Keys); err != nil {
 		return nil, err
@@ -116,6 +121,7 @@ func NewAPIKeys(c APIKeysConfig) (*APIKeys, error) {
 			Scopes:        slices.Clone(e.Scopes),
 			Source:        SourceAPIKey,
 		}}
+		fk.p.Prepare()
 		if _, err := hex.Decode(fk.digest[:], []byte(e.SHA256)); err != nil {
 			return nil, fmt.Errorf("auth: keys[%d] (%q): sha256: not hexadecimal", i, e.Name) // unreachable: validated above
 		}
@@ -162,11 +168,11 @@ func (k *APIKeys) Authenticate(r *Request) (Principal, error) {
 			key = v
 		}
 	} else {
-		tok, err := r.Bearer()
+		tok, jwt, err := r.BearerJWT()
 		if err != nil {
 			return Principal{}, err
 		}
-		if LooksLikeJWT(tok) {
+		if jwt {
 			return Principal{}, ErrNoCredentials
 		}
 		if len(tok) > maxKeyLen {
@@ -187,14 +193,10 @@ func (k *APIKeys) Authenticate(r *Request) (Principal, error) {
 // the stored digests are themselves no secret worth guessing: knowing one does not give
 // the key. The matched entry is then confirmed with a constant-time comparison too.
 func (k *APIKeys) verify(key string) (Principal, error) {
-	d := sha256.Sum256([]byte(key))
+	// A read-only view of the key's bytes: Sum256 neither keeps nor changes them.
+	d := sha256.Sum256(unsafe.Slice(unsafe.StringData(key), len(key)))
 	if k.hasSingle && subtle.ConstantTimeCompare(d[:], k.single[:]) == 1 {
-		return Principal{
-			Subject:   singleKeyName,
-			ClientID:  singleKeyName,
-			AllScopes: true,
-			Source:    SourceAPIKey,
-		}, nil
+		return k.singleP, nil
 	}
 	fk, ok := k.byDigest[d]
 	if !ok || subtle.ConstantTimeCompare(d[:], fk.digest[:]) != 1 {
@@ -203,11 +205,8 @@ func (k *APIKeys) verify(key string) (Principal, error) {
 	if !fk.expires.IsZero() && !k.now().Before(fk.expires) {
 		return Principal{}, invalid(fmt.Sprintf("api key %q expired", fk.p.Subject))
 	}
-	p := fk.p
-	// The caller owns the returned slices; the stored ones stay untouched.
-	p.Groups = slices.Clone(p.Groups)
-	p.Scopes = slices.Clone(p.Scopes)
-	return p, nil
+	// The slices are shared with fk: callers only read them (see the package documentation).
+	return fk.p, nil
 }
 
 // HashKey returns the lower-case hex SHA-256 of key: the value of a keys-file entry's

@@ -21,6 +21,10 @@
 //
 // Any other error is an internal fault and must fail closed.
 //
+// A Principal that Authenticate returns may share its slices with the authenticator's
+// own state (a key's groups, a cached token's scopes): callers read them and never
+// change them. That is what lets a repeat credential cost no allocation.
+//
 // # What is read, and what never is
 //
 // Authenticators look at request headers only, never at the query string: a token in
@@ -79,6 +83,9 @@ type Principal struct {
 	Issuer string
 	// Audiences are the audiences (aud) of the token the caller presented.
 	Audiences []string
+
+	// headers are the identity header values Prepare rendered; see HeaderValues.
+	headers *HeaderValues
 }
 
 // ErrNoCredentials and ErrInvalidCredential are the two outcomes of a failed Authenticate
@@ -125,11 +132,14 @@ type Request struct {
 	// hop); the zero Addr when unknown.
 	Client netip.Addr
 
-	// bearer memoizes Bearer: every authenticator of a chain reads the same header.
+	// bearer memoizes Bearer and BearerJWT: every authenticator of a chain reads the
+	// same header.
 	bearer struct {
 		done  bool
 		token string
 		err   error
+		// jwt is LooksLikeJWT(token), when jwtDone.
+		jwt, jwtDone bool
 	}
 }
 
@@ -141,6 +151,19 @@ func (r *Request) Bearer() (string, error) {
 		r.bearer.done = true
 	}
 	return r.bearer.token, r.bearer.err
+}
+
+// BearerJWT returns Bearer and whether the token looks like a JWT (LooksLikeJWT), each
+// found once per Request: a token is scanned once however many authenticators ask.
+func (r *Request) BearerJWT() (token string, jwt bool, err error) {
+	token, err = r.Bearer()
+	if err != nil {
+		return "", false, err
+	}
+	if !r.bearer.jwtDone {
+		r.bearer.jwt, r.bearer.jwtDone = LooksLikeJWT(token), true
+	}
+	return token, r.bearer.jwt, nil
 }
 
 // maxHeaderNameLen bounds a configured header name.

@@ -179,3 +179,32 @@ func TestRequestBearerOnce(t *testing.T) {
 		t.Fatalf("Bearer() of a malformed header = %v, want ErrInvalidCredential", err)
 	}
 }
+
+func TestRequestBearerJWT(t *testing.T) {
+	for _, tt := range []struct {
+		header  string
+		tok     string
+		jwt     bool
+		invalid bool
+	}{
+		{"Bearer abc.def.ghi", "abc.def.ghi", true, false},
+		{"Bearer mcpg_0123456789abcdef", "mcpg_0123456789abcdef", false, false},
+		{"Bearer abc.def", "abc.def", false, false},
+		{"Bearer a b", "", false, true},
+	} {
+		r := &Request{Header: http.Header{"Authorization": {tt.header}}}
+		for range 2 { // the second answer is the memo
+			tok, jwt, err := r.BearerJWT()
+			if tok != tt.tok || jwt != tt.jwt || errors.Is(err, ErrInvalidCredential) != tt.invalid {
+				t.Errorf("BearerJWT(%q) = %q, %v, %v; want %q, %v, invalid %v", tt.header, tok, jwt, err, tt.tok, tt.jwt, tt.invalid)
+			}
+		}
+	}
+	h := http.Header{"Authorization": {"Bearer abc.def.ghi"}}
+	if got := testing.AllocsPerRun(10, func() {
+		r := Request{Header: h}
+		r.BearerJWT()
+	}); got > 0 {
+		t.Errorf("BearerJWT allocations = %v, want 0", got)
+	}
+}

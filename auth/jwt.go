@@ -211,11 +211,11 @@ func (v *JWTVerifier) Authenticate(r *Request) (Principal, error) {
 	if r == nil {
 		return Principal{}, ErrNoCredentials
 	}
-	tok, err := r.Bearer()
+	tok, jwt, err := r.BearerJWT()
 	if err != nil {
 		return Principal{}, err
 	}
-	if !LooksLikeJWT(tok) {
+	if !jwt {
 		return Principal{}, ErrNoCredentials
 	}
 	return v.verify(v.ctx, tok) // ParseBearer bounded its length
@@ -271,9 +271,10 @@ func (v *JWTVerifier) verify(ctx context.Context, token string) (Principal, erro
 		return Principal{}, r.err
 	}
 	if v.cache != nil && now.Before(ct.exp) {
+		ct.p.Prepare()
 		v.cache.put(sum, ct)
 	}
-	return ct.p.clone(), nil
+	return ct.p, nil
 }
 
 // check verifies token in full at now. It returns what verification established, or
@@ -369,25 +370,4 @@ func (is *issuer) verifyWith(ctx context.Context, k *verifyKey, token string, pa
 	}
 	var verified json.RawMessage
 	return idt.Claims(&verified) == nil && bytes.Equal(verified, payload)
-}
-
-// clone returns p with its own copies of the slices, so a caller may change them without
-// touching the cache; the copies share one allocation.
-func (p Principal) clone() Principal {
-	n := len(p.Groups) + len(p.Scopes) + len(p.Audiences)
-	if n == 0 {
-		return p
-	}
-	buf := make([]string, n)
-	cp := func(s []string) []string {
-		if s == nil {
-			return nil
-		}
-		c := buf[:len(s):len(s)]
-		copy(c, s)
-		buf = buf[len(s):]
-		return c
-	}
-	p.Groups, p.Scopes, p.Audiences = cp(p.Groups), cp(p.Scopes), cp(p.Audiences)
-	return p
 }

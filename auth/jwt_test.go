@@ -296,7 +296,7 @@ func TestVerifyValid(t *testing.T) {
 				} else {
 					p, err = v.Authenticate(bearer(tok))
 				}
-				if err != nil || !reflect.DeepEqual(p, want) {
+				if err != nil || !reflect.DeepEqual(unprepared(p), want) {
 					t.Errorf("%s = %+v, %v; want %+v, nil", via, p, err, want)
 				}
 			}

@@ -76,7 +76,8 @@ func (c *lru[E]) len() int {
 
 // tokenCache maps the SHA-256 of a verified token to what verification established, so a
 // repeat token costs a hash and a map lookup instead of a signature check. It keeps the
-// Principal that put stores: the caller must not change its slices afterwards.
+// Principal that put stores and hands out copies that share its slices: nobody changes
+// them afterwards (see the package documentation).
 type tokenCache struct{ lru[cachedToken] }
 
 // cachedToken is one verified token.
@@ -94,7 +95,7 @@ func newTokenCache(max int) *tokenCache {
 	return c
 }
 
-// get returns a copy of the principal cached for the token with digest sum. An entry at
+// get returns the principal cached for the token with digest sum. An entry at
 // or past its exp, or whose key keyPresent says its issuer no longer publishes (the
 // issuer rotated it out), is dropped and reported as a miss.
 func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time, keyPresent func(issuer, keyID string) bool) (Principal, bool) {
@@ -104,7 +105,7 @@ func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time, keyPresent func(i
 	if !ok {
 		return Principal{}, false
 	}
-	return e.p.clone(), true
+	return e.p, true
 }
 
 // rejectCache maps the SHA-256 of a rejected token to the error it was rejected with, so

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/mcpguard/mcpguard/auth"
 )
@@ -72,13 +73,21 @@ func (v *AccessTokenVerifier) Authenticate(r *auth.Request) (auth.Principal, err
 	if r == nil {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
-	tok, err := r.Bearer()
+	tok, jwt, err := r.BearerJWT()
 	if err != nil {
 		return auth.Principal{}, err
 	}
+	if !jwt {
+		return auth.Principal{}, auth.ErrNoCredentials
+	}
+	// A cached token needs no store call, so no deadline either: the hot path.
+	now, sum := v.s.now(), tokenSum(tok)
+	if p, ok := v.cache.get(sum, now, v.s.deny); ok {
+		return p, nil
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(v.s.flowCtx), revocationCheckTimeout)
 	defer cancel()
-	return v.Verify(ctx, tok)
+	return v.verify(ctx, tok, sum, now)
 }
 
 // Verify verifies token as Authenticate does, with ctx bounding the store calls.
@@ -86,11 +95,21 @@ func (v *AccessTokenVerifier) Verify(ctx context.Context, token string) (auth.Pr
 	if !auth.LooksLikeJWT(token) {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
-	now := v.s.now()
-	sum := sha256.Sum256([]byte(token))
+	now, sum := v.s.now(), tokenSum(token)
 	if p, ok := v.cache.get(sum, now, v.s.deny); ok {
 		return p, nil
 	}
+	return v.verify(ctx, token, sum, now)
+}
+
+// tokenSum is the SHA-256 of token, the key of the cache.
+func tokenSum(token string) [sha256.Size]byte {
+	// A read-only view of the token's bytes: Sum256 neither keeps nor changes them.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// verify verifies a token that is not in the cache, whose digest is sum, and caches it.
+func (v *AccessTokenVerifier) verify(ctx context.Context, token string, sum [sha256.Size]byte, now time.Time) (auth.Principal, error) {
 	c, err := v.s.parseAccessToken(ctx, token, now)
 	if err != nil {
 		return auth.Principal{}, err
@@ -120,8 +139,9 @@ func (v *AccessTokenVerifier) Verify(ctx context.Context, token string) (auth.Pr
 		Issuer:        c.Issuer,
 		Audiences:     []string{c.Audience},
 	}
+	p.Prepare()
 	v.cache.put(sum, accessEntry{p: p, exp: time.Unix(c.Expiry, 0), jti: c.JTI, family: c.Family})
-	return clonePrincipal(p), nil
+	return p, nil
 }
 
 // parseAccessToken verifies token's issuer, header, signature, times and audience and
@@ -198,14 +218,6 @@ func (s *Server) verifyAccessSignature(ctx context.Context, token string, now ti
 	return &c, nil
 }
 
-// clonePrincipal returns p with its own copies of the slices.
-func clonePrincipal(p auth.Principal) auth.Principal {
-	p.Groups = slices.Clone(p.Groups)
-	p.Scopes = slices.Clone(p.Scopes)
-	p.Audiences = slices.Clone(p.Audiences)
-	return p
-}
-
 // denylist holds the revocations this process made, so they take effect at once for
 // tokens it has already verified and cached. Entries end when no token they cover can
 // still be valid.
@@ -280,7 +292,7 @@ func newAccessCache(max int) *accessCache {
 	return &accessCache{max: max, lru: list.New(), m: map[[sha256.Size]byte]*list.Element{}}
 }
 
-// get returns a copy of the principal cached under sum. An entry at or past its exp, or
+// get returns the principal cached under sum, sharing its slices (see package auth). An entry at or past its exp, or
 // revoked since it was cached, is dropped and reported as a miss.
 func (c *accessCache) get(sum [sha256.Size]byte, now time.Time, d *denylist) (auth.Principal, bool) {
 	c.mu.Lock()
@@ -296,7 +308,7 @@ func (c *accessCache) get(sum [sha256.Size]byte, now time.Time, d *denylist) (au
 		return auth.Principal{}, false
 	}
 	c.lru.MoveToFront(el)
-	return clonePrincipal(e.p), true
+	return e.p, true
 }
 
 // put caches e under sum, evicting the least recently used entry when full.
