@@ -4,17 +4,26 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth/authtest"
 )
 
-// benchServer is testServer with the audit log going nowhere, as a benchmark of the
-// decision path rather than of the log writer.
+// benchServer is testServer at the default log level, with the audit log going
+// nowhere: a benchmark of the decision path and of encoding its audit line, not of the
+// log writer. BENCH_LOG_LEVEL=warn leaves the audit line out.
 func benchServer(b *testing.B, environ map[string]string) http.Handler {
 	b.Helper()
-	return testServerLog(b, environ, io.Discard)
+	env := map[string]string{"LOG_LEVEL": "info"}
+	if l := os.Getenv("BENCH_LOG_LEVEL"); l != "" {
+		env["LOG_LEVEL"] = l
+	}
+	for k, v := range environ {
+		env[k] = v
+	}
+	return testServerLog(b, env, io.Discard)
 }
 
 func benchAuth(b *testing.B, h http.Handler, r *http.Request, want int) {

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -36,6 +39,26 @@ var identityHeaders = []string{hdrUser, hdrEmail, hdrGroups, hdrScopes, hdrSourc
 // returns auth.ErrNoCredentials when its kind of credential is absent.
 type authenticator interface {
 	Authenticate(r *auth.Request) (auth.Principal, error)
+}
+
+// authenticate is a.Authenticate(r), called on the concrete type of each credential
+// kind mcpguard has, so that r stays on the caller's stack: /auth allocates nothing for it.
+func authenticate(a authenticator, r *auth.Request) (auth.Principal, error) {
+	switch a := a.(type) {
+	case *auth.APIKeys:
+		return a.Authenticate(r)
+	case *auth.JWTVerifier:
+		return a.Authenticate(r)
+	case *auth.ProxyIdentity:
+		return a.Authenticate(r)
+	case *oauth.AccessTokenVerifier:
+		return a.Authenticate(r)
+	}
+	// Another kind gets a copy on the heap and hands back what it memoized.
+	cp := *r
+	p, err := a.Authenticate(&cp)
+	*r = cp
+	return p, err
 }
 
 // needsClientAddr reports whether an authenticator reads the client address.
@@ -65,6 +88,8 @@ type decider struct {
 	// denials caches rendered denials by denialKey; the keys are bounded by the
 	// configuration (resources × reasons × statuses).
 	denials sync.Map
+	// outcomes caches an *outcome by outcomeKey.
+	outcomes sync.Map
 }
 
 // errUnrecognized marks an Authorization header that no configured credential kind accepts.
@@ -72,12 +97,14 @@ var errUnrecognized = errors.New("authorization header of no configured credenti
 
 // verdict is the outcome of one /auth request, before it is written.
 type verdict struct {
-	status    int
-	reason    string
-	principal *auth.Principal
-	decision  policy.Decision
-	orig      original
-	cause     error // internal cause, logged, never sent
+	status int
+	reason string
+	// principal is who the credential proved, when authenticated is set.
+	principal     auth.Principal
+	authenticated bool
+	decision      policy.Decision
+	orig          original
+	cause         error // internal cause, logged, never sent
 }
 
 // handleAuth answers forwardAuth, auth_request, forward_auth and ext_authz subrequests:
@@ -93,27 +120,29 @@ func handleAuth(d *decider, prefix string, envoy bool) http.Handler {
 				envoyPath += "?" + r.URL.RawQuery
 			}
 		}
-		v := d.judge(r, envoyPath)
-		d.write(w, r, v)
-		d.record(r, v, d.now().Sub(start))
+		var v verdict
+		d.judge(r, envoyPath, &v)
+		d.write(w, r, &v)
+		d.record(r, &v, d.now().Sub(start))
 	})
 }
 
-// judge decides one request. It never allows on an error.
-func (d *decider) judge(r *http.Request, envoyPath string) verdict {
-	if !peerTrusted(r.RemoteAddr, d.trustedProxies) {
-		return verdict{status: http.StatusForbidden, reason: "untrusted_peer",
-			cause: errors.New("peer is not in TRUSTED_PROXIES")}
+// judge decides one request into v. It never allows on an error.
+func (d *decider) judge(r *http.Request, envoyPath string, v *verdict) {
+	if !d.peerTrusted(r) {
+		v.status, v.reason, v.cause = http.StatusForbidden, "untrusted_peer", errors.New("peer is not in TRUSTED_PROXIES")
+		return
 	}
-	orig, err := parseOriginal(r, envoyPath)
-	if err != nil {
-		return verdict{status: http.StatusForbidden, reason: "malformed_request", cause: err}
+	var err error
+	if v.orig, err = parseOriginal(r, envoyPath); err != nil {
+		v.status, v.reason, v.cause = http.StatusForbidden, "malformed_request", err
+		return
 	}
 	req := policy.Request{
-		Method: orig.Method,
-		Host:   orig.Host,
-		Path:   orig.Path,
-		Preflight: orig.Method == http.MethodOptions &&
+		Method: v.orig.Method,
+		Host:   v.orig.Host,
+		Path:   v.orig.Path,
+		Preflight: v.orig.Method == http.MethodOptions &&
 			r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "",
 	}
 	if req.MCPProtocolVersion, err = mcpHeader(r.Header, "Mcp-Protocol-Version"); err == nil {
@@ -122,18 +151,18 @@ func (d *decider) judge(r *http.Request, envoyPath string) verdict {
 		}
 	}
 	if err != nil {
-		return verdict{status: http.StatusForbidden, reason: "malformed_request", orig: orig, cause: err}
+		v.status, v.reason, v.cause = http.StatusForbidden, "malformed_request", err
+		return
 	}
 
 	in := policy.Input{Request: req}
-	var principal *auth.Principal
 	var credErr error
-	ar := &auth.Request{Header: r.Header}
+	ar := auth.Request{Header: r.Header}
 	if d.needClient {
 		ar.Client = clientAddr(r.Header)
 	}
 	for _, a := range d.authenticators {
-		p, err := a.Authenticate(ar)
+		p, err := authenticate(a, &ar)
 		if errors.Is(err, auth.ErrNoCredentials) {
 			continue
 		}
@@ -141,37 +170,41 @@ func (d *decider) judge(r *http.Request, envoyPath string) verdict {
 			credErr = err
 			break
 		}
-		principal = &p
+		v.principal, v.authenticated = p, true
 		break
 	}
-	if principal == nil && credErr == nil && len(r.Header["Authorization"]) > 0 {
+	if !v.authenticated && credErr == nil && len(r.Header["Authorization"]) > 0 {
 		// A credential no configured kind recognises (a JWT with no issuer configured,
 		// Basic auth) is an invalid credential, not an absent one.
 		credErr = errUnrecognized
 	}
 	if credErr != nil {
 		if !errors.Is(credErr, auth.ErrInvalidCredential) && credErr != errUnrecognized {
-			return verdict{status: http.StatusInternalServerError, reason: "internal_error", orig: orig, cause: credErr}
+			v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", credErr
+			return
 		}
 		in.CredentialInvalid = true
 	}
-	if principal != nil {
-		in.Identity = &policy.Identity{
-			Subject:       principal.Subject,
-			Email:         principal.Email,
-			EmailVerified: principal.EmailVerified,
-			Groups:        principal.Groups,
-			Scopes:        principal.Scopes,
-			AllScopes:     principal.AllScopes,
-			Source:        policy.Source(principal.Source),
-			ClientID:      principal.ClientID,
-			Issuer:        principal.Issuer,
-			Audiences:     principal.Audiences,
+	var id policy.Identity
+	if v.authenticated {
+		p := &v.principal
+		id = policy.Identity{
+			Subject:       p.Subject,
+			Email:         p.Email,
+			EmailVerified: p.EmailVerified,
+			Groups:        p.Groups,
+			Scopes:        p.Scopes,
+			AllScopes:     p.AllScopes,
+			Source:        policy.Source(p.Source),
+			ClientID:      p.ClientID,
+			Issuer:        p.Issuer,
+			Audiences:     p.Audiences,
 		}
+		in.Identity = &id
 	}
-	dec := d.policy.Decide(in)
-	v := verdict{reason: string(dec.Reason), principal: principal, decision: dec, orig: orig, cause: credErr}
-	switch dec.Result {
+	v.decision = d.policy.Decide(in)
+	v.reason, v.cause = string(v.decision.Reason), credErr
+	switch v.decision.Result {
 	case policy.Allow:
 		v.status = http.StatusOK
 	case policy.Challenge:
@@ -179,7 +212,32 @@ func (d *decider) judge(r *http.Request, envoyPath string) verdict {
 	default:
 		v.status = http.StatusForbidden
 	}
-	return v
+}
+
+// peerTrusted reports whether the TCP peer of r is a trusted proxy: what the server's
+// ConnContext (connPeers) found once for the connection, or else found now.
+func (d *decider) peerTrusted(r *http.Request) bool {
+	if cp, ok := r.Context().Value(connPeerKey{}).(*connPeer); ok && cp.remoteAddr == r.RemoteAddr {
+		return cp.trusted
+	}
+	return peerTrusted(r.RemoteAddr, d.trustedProxies)
+}
+
+// connPeerKey is the context key of a connection's connPeer.
+type connPeerKey struct{}
+
+// connPeer is what /auth needs to know of a connection's peer, found once per
+// connection instead of once per request.
+type connPeer struct {
+	remoteAddr string
+	trusted    bool
+}
+
+// connPeers is an http.Server ConnContext that judges each connection's peer against
+// TRUSTED_PROXIES once.
+func (d *decider) connPeers(ctx context.Context, c net.Conn) context.Context {
+	addr := c.RemoteAddr().String()
+	return context.WithValue(ctx, connPeerKey{}, &connPeer{remoteAddr: addr, trusted: peerTrusted(addr, d.trustedProxies)})
 }
 
 // mcpHeader reads one of the MCP 2026-07-28 mirrored headers: at most one value of at
@@ -202,11 +260,16 @@ func mcpHeader(h http.Header, name string) (string, error) {
 
 // write sends the verdict. Only 200, 401, 403 and (for internal faults) 500 are ever
 // written: nginx turns any other status into a 500, Envoy denies anything but 200.
-func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
+func (d *decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 	h := w.Header()
-	h["Cache-Control"] = noStoreValue
 	if v.status == http.StatusOK {
-		setIdentity(h, v.principal)
+		// Only the identity headers: a proxy copies what it lists and drops the rest of an
+		// allow, and each header more is paid for on every MCP request.
+		if v.authenticated {
+			setIdentity(h, v.principal.HeaderValues())
+		} else {
+			setIdentity(h, &anonymousValues)
+		}
 		authz := ""
 		if d.passUpstreamAuthorization {
 			authz = r.Header.Get("X-Upstream-Authorization")
@@ -220,6 +283,7 @@ func (d *decider) write(w http.ResponseWriter, r *http.Request, v verdict) {
 		h["Access-Control-Allow-Origin"] = anyOriginValue
 		h["Access-Control-Expose-Headers"] = exposeChallengeValue
 	}
+	h["Cache-Control"] = noStoreValue // a denial's body reaches the client
 	den := d.denial(v)
 	if den.challenge != nil {
 		h["Www-Authenticate"] = den.challenge
@@ -246,7 +310,7 @@ type denialKey struct {
 
 // denial renders v's answer, once per resource and reason when no rule applied (the
 // common case), so a flood of rejected requests does not rebuild the same strings.
-func (d *decider) denial(v verdict) denial {
+func (d *decider) denial(v *verdict) denial {
 	cacheable := len(v.decision.Rules) == 0
 	key := denialKey{v.decision.Resource, v.reason, v.status}
 	if cacheable {
@@ -262,7 +326,7 @@ func (d *decider) denial(v verdict) denial {
 }
 
 // renderDenial builds the challenge and body of a denial.
-func renderDenial(v verdict) denial {
+func renderDenial(v *verdict) denial {
 	var den denial
 	code, desc := "access_denied", v.decision.Message
 	switch {
@@ -319,68 +383,45 @@ func headerValue(v string) []string {
 	return []string{v}
 }
 
-// setIdentity writes every identity header, empty when unknown.
-func setIdentity(h http.Header, p *auth.Principal) {
-	if p == nil {
-		h[hdrUser] = emptyValue
-		h[hdrEmail] = emptyValue
-		h[hdrGroups] = emptyValue
-		h[hdrScopes] = emptyValue
-		h[hdrSource] = anonymousValue
-		h[hdrClientID] = emptyValue
-		return
-	}
-	user := p.Email
-	if user == "" {
-		user = p.Subject
-	}
-	h[hdrUser] = headerValue(user)
-	h[hdrEmail] = headerValue(p.Email)
-	h[hdrGroups] = headerValue(strings.Join(p.Groups, ","))
-	h[hdrScopes] = headerValue(strings.Join(p.Scopes, " "))
-	h[hdrSource] = headerValue(p.Source)
-	h[hdrClientID] = headerValue(p.ClientID)
+// anonymousValues are the identity header values of a request allowed without a
+// credential.
+var anonymousValues = auth.HeaderValues{User: emptyValue, Email: emptyValue, Groups: emptyValue,
+	Scopes: emptyValue, Source: anonymousValue, ClientID: emptyValue}
+
+// setIdentity writes every identity header, empty when unknown. The values are shared,
+// never copied: net/http only reads them.
+func setIdentity(h http.Header, hv *auth.HeaderValues) {
+	h[hdrUser] = hv.User
+	h[hdrEmail] = hv.Email
+	h[hdrGroups] = hv.Groups
+	h[hdrScopes] = hv.Scopes
+	h[hdrSource] = hv.Source
+	h[hdrClientID] = hv.ClientID
 }
 
 // record writes the audit line and the metrics of one decision. The line names who,
 // what and the outcome; it never holds a credential, a cookie or the query string.
-func (d *decider) record(r *http.Request, v verdict, took time.Duration) {
+func (d *decider) record(r *http.Request, v *verdict, took time.Duration) {
 	source := string(policy.SourceAnonymous)
 	var user, client string
-	if v.principal != nil {
+	if v.authenticated {
 		source, client = v.principal.Source, v.principal.ClientID
 		user = v.principal.Email
 		if user == "" {
 			user = v.principal.Subject
 		}
 	}
-	result := "allow"
-	switch v.status {
-	case http.StatusUnauthorized:
-		result = "challenge"
-	case http.StatusForbidden:
-		result = "deny"
-	case http.StatusInternalServerError:
-		result = "error"
-	}
-	d.metrics.observe(result, v.reason, source, took)
+	oc := d.outcome(outcomeKey{v.decision.Resource, v.status, v.reason, source})
+	oc.decisions.Inc()
+	d.metrics.latency.Observe(took.Seconds())
 
-	lvl := zerolog.InfoLevel
-	if v.status == http.StatusInternalServerError {
-		lvl = zerolog.ErrorLevel
-	}
-	e := d.log.WithLevel(lvl)
+	e := oc.log.WithLevel(oc.level)
 	if e == nil {
 		return
 	}
-	var resource string
-	if v.decision.Resource != nil {
-		resource = v.decision.Resource.URL()
-	}
-	e = e.Str("decision", result).Int("status", v.status).Str("reason", v.reason).
-		Str("source", source).Str("user", user).Str("client_id", client).
-		Str("resource", resource).Str("method", v.orig.Method).Str("host", v.orig.Host).
-		Str("path", v.orig.Path).Str("peer", r.RemoteAddr).Int64("us", took.Microseconds())
+	e = e.Str("user", user).Str("client_id", client).Str("method", v.orig.Method).
+		Str("host", v.orig.Host).Str("path", v.orig.Path).Str("peer", r.RemoteAddr).
+		Int64("us", took.Microseconds())
 	if v.decision.Resource != nil {
 		if m := r.Header.Get("Mcp-Method"); m != "" {
 			e = e.Str("mcp_method", m).Str("tool", r.Header.Get("Mcp-Name"))
@@ -393,4 +434,53 @@ func (d *decider) record(r *http.Request, v verdict, took time.Duration) {
 		e = e.AnErr("cause", v.cause)
 	}
 	e.Msg("auth decision")
+}
+
+// outcomeKey names a kind of decision: what its metrics and audit line share with every
+// other decision of the kind. The keys are bounded by the configuration (resources ×
+// statuses × reasons × credential kinds).
+type outcomeKey struct {
+	resource *policy.Resource
+	status   int
+	reason   string
+	source   string
+}
+
+// outcome is a kind of decision, prepared once: its counter, and a logger whose context
+// already holds the fields every line of the kind starts with.
+type outcome struct {
+	decisions prometheus.Counter
+	log       zerolog.Logger
+	level     zerolog.Level
+}
+
+// outcome returns the prepared outcome of k, preparing it on first use.
+func (d *decider) outcome(k outcomeKey) *outcome {
+	if oc, ok := d.outcomes.Load(k); ok {
+		return oc.(*outcome)
+	}
+	result := "allow"
+	switch k.status {
+	case http.StatusUnauthorized:
+		result = "challenge"
+	case http.StatusForbidden:
+		result = "deny"
+	case http.StatusInternalServerError:
+		result = "error"
+	}
+	var resource string
+	if k.resource != nil {
+		resource = k.resource.URL()
+	}
+	oc := &outcome{
+		decisions: d.metrics.decisions.WithLabelValues(result, k.reason, k.source),
+		log: d.log.With().Str("decision", result).Int("status", k.status).Str("reason", k.reason).
+			Str("source", k.source).Str("resource", resource).Logger(),
+		level: zerolog.InfoLevel,
+	}
+	if k.status == http.StatusInternalServerError {
+		oc.level = zerolog.ErrorLevel
+	}
+	actual, _ := d.outcomes.LoadOrStore(k, oc)
+	return actual.(*outcome)
 }

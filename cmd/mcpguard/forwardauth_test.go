@@ -53,7 +53,11 @@ func testServerLog(t testing.TB, environ map[string]string, w io.Writer) http.Ha
 	if err != nil {
 		t.Fatalf("loadConfig: %v", err)
 	}
-	log := zerolog.New(w).Level(zerolog.DebugLevel)
+	// The production logger (timestamps, format); at debug level unless LOG_LEVEL says.
+	log := newLogger(c, w)
+	if environ["LOG_LEVEL"] == "" {
+		log = log.Level(zerolog.DebugLevel)
+	}
 	m := newMetrics()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

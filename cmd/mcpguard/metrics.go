@@ -2,7 +2,6 @@ package main
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -51,11 +50,6 @@ func newMetrics() *metrics {
 	m.registry.MustRegister(m.decisions, m.latency, m.jwksRefreshes, m.registrations, m.grants,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
-}
-
-func (m *metrics) observe(result, reason, source string, took time.Duration) {
-	m.decisions.WithLabelValues(result, reason, source).Inc()
-	m.latency.Observe(took.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

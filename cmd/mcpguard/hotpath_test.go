@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// askOver sends /auth requests with a valid API key over one kept-alive connection of
+// client and returns their statuses.
+func askOver(t *testing.T, client *http.Client, base string, n int) []int {
+	t.Helper()
+	var got []int
+	for range n {
+		req, _ := http.NewRequest("GET", base+"/auth", nil)
+		for k, v := range map[string]string{"X-Forwarded-Method": "POST", "X-Forwarded-Proto": "https",
+			"X-Forwarded-Host": "mcp.example.com", "X-Forwarded-Uri": "/mcp", "X-Api-Key": testKey} {
+			req.Header.Set(k, v)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		got = append(got, resp.StatusCode)
+	}
+	return got
+}
+
+// TestPeerJudgedPerConnection runs the whole program: the TCP peer is judged against
+// TRUSTED_PROXIES once per connection (ConnContext), and every request of a kept-alive
+// connection gets that judgement.
+func TestPeerJudgedPerConnection(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		trusted string
+		want    int
+	}{
+		{"loopback trusted", "127.0.0.0/8", 200},
+		{"loopback not trusted", "10.0.0.0/8", 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			base, _, stderr := startRun(t, map[string]string{"MCP_PROXY_API_KEY": testKey,
+				"RESOURCE_URL": "https://mcp.example.com/mcp", "TRUSTED_PROXIES": tt.trusted})
+			client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}}
+			defer client.CloseIdleConnections()
+			for i, got := range askOver(t, client, base, 3) {
+				if got != tt.want {
+					t.Errorf("request %d on one connection = %d, want %d", i+1, got, tt.want)
+				}
+			}
+			if tt.want == 403 {
+				waitFor(t, stderr, `"reason":"untrusted_peer"`)
+			}
+		})
+	}
+}
+
+// TestPeerTrustedFallback: a request that did not come through the server's ConnContext
+// (or whose RemoteAddr differs from the connection's) is judged from its RemoteAddr.
+func TestPeerTrustedFallback(t *testing.T) {
+	d := &decider{trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	r, _ := http.NewRequest("GET", "/auth", nil)
+	r.RemoteAddr = "127.0.0.1:1234"
+	if !d.peerTrusted(r) {
+		t.Error("loopback peer without a connection context: untrusted, want trusted")
+	}
+	// The connection said trusted, but this request names another peer.
+	ctx := context.WithValue(r.Context(), connPeerKey{}, &connPeer{remoteAddr: "127.0.0.1:9999", trusted: true})
+	r = r.WithContext(ctx)
+	r.RemoteAddr = "203.0.113.5:1234"
+	if d.peerTrusted(r) {
+		t.Error("a request whose RemoteAddr is not its connection's used the connection's judgement")
+	}
+}
+
+// TestOutcomeCountersAndLines: the prepared outcome of a kind of decision counts every
+// decision of that kind, and its audit line holds the kind's fields and the request's.
+func TestOutcomeCountersAndLines(t *testing.T) {
+	base, _, stderr := startRun(t, map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp"})
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	askOver(t, client, base, 3)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `mcpguard_decisions_total{reason="allowed",result="allow",source="apikey"} 3`; !strings.Contains(string(b), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
+	waitFor(t, stderr, `"decision":"allow","status":200,"reason":"allowed","source":"apikey","resource":"https://mcp.example.com/mcp","user":"api-key","client_id":"api-key","method":"POST","host":"mcp.example.com","path":"/mcp"`)
+}
+
+// waitFor waits until the (batched) log holds s.
+func waitFor(t *testing.T, log *syncBuffer, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); !strings.Contains(log.String(), s); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the log does not hold %s:\n%s", s, log)
+		}
+	}
+}
+
