@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -108,3 +109,25 @@ func waitFor(t *testing.T, log *syncBuffer, s string) {
 	}
 }
 
+// TestGCPercent: serve runs the collector at gcPercent unless GOGC is set, in which case
+// the runtime's reading of it stands.
+func TestGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tt := range []struct {
+		gogc string
+		want int
+	}{
+		{"", gcPercent},
+		{"123", 123}, // set below as the runtime would have from the environment
+	} {
+		debug.SetGCPercent(123)
+		env := map[string]string{"MCP_PROXY_API_KEY": testKey}
+		if tt.gogc != "" {
+			env["GOGC"] = tt.gogc
+		}
+		startRun(t, env)
+		if got := debug.SetGCPercent(123); got != tt.want {
+			t.Errorf("GOGC=%q: collector target %d, want %d", tt.gogc, got, tt.want)
+		}
+	}
+}

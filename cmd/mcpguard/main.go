@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -287,11 +288,21 @@ func buildAuthenticators(c config, log zerolog.Logger) ([]authenticator, error) 
 	return list, nil
 }
 
+// gcPercent is the collector's target when GOGC is not set. mcpguard's live heap is
+// small (a few MB plus its caches) while every /auth request allocates, so the Go
+// default of 100 collects dozens of times a second under load; letting the heap grow 4x
+// between collections costs a few tens of MB and takes most of that work off the hot
+// path (docs/benchmarks.md). GOGC in the environment wins; GOMEMLIMIT caps the heap.
+const gcPercent = 400
+
 // serve runs the decision service until ctx is cancelled.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
 	}
 	logw := newBatchWriter(stderr, 200*time.Millisecond)
 	defer logw.Close()
@@ -335,6 +346,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler:           newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
+		ConnContext:       d.connPeers,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
