@@ -113,6 +113,11 @@ type verdict struct {
 func handleAuth(d *decider, prefix string, envoy bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := d.now()
+		if r.ContentLength != 0 {
+			// A subrequest with a body (Envoy's with_request_body): net/http reads what
+			// is left of it after the answer, within this deadline (see withDeadlines).
+			setDeadlines(w, false)
+		}
 		var envoyPath string
 		if envoy {
 			envoyPath = strings.TrimPrefix(r.URL.EscapedPath(), prefix)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"runtime/debug"
@@ -129,5 +130,45 @@ func TestGCPercent(t *testing.T) {
 		if got := debug.SetGCPercent(123); got != tt.want {
 			t.Errorf("GOGC=%q: collector target %d, want %d", tt.gogc, got, tt.want)
 		}
+	}
+}
+
+// TestRequestDeadlines runs the whole program with short timeouts: a request body that
+// stops arriving ends its connection, at /auth (after the answer, which does not wait
+// for the body) and at the other endpoints, while a plain /auth connection stays open.
+func TestRequestDeadlines(t *testing.T) {
+	defer func(r, w time.Duration) { readTimeout, writeTimeout = r, w }(readTimeout, writeTimeout)
+	readTimeout, writeTimeout = 300*time.Millisecond, 2*time.Second
+	base, _, _ := startRun(t, map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp"})
+	addr := strings.TrimPrefix(base, "http://")
+
+	// send writes req on a new connection and returns how long the connection lived
+	// and what the server wrote.
+	send := func(req string) (time.Duration, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		c.Write([]byte(req))
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		got, _ := io.ReadAll(c) // until the server closes, or 2s
+		return time.Since(start), string(got)
+	}
+	fwdHeaders := "X-Forwarded-Method: POST\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: mcp.example.com\r\nX-Forwarded-Uri: /mcp\r\nX-Api-Key: " + testKey + "\r\n"
+	for _, tt := range []struct{ name, req, status string }{
+		{"auth with a stalled body", "POST /auth HTTP/1.1\r\nHost: x\r\n" + fwdHeaders + "Content-Length: 100\r\n\r\n0123456789", "HTTP/1.1 200 "},
+		{"another endpoint with a stalled body", "POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ngrant_type", "HTTP/1.1 "},
+	} {
+		took, got := send(tt.req)
+		if took > 1500*time.Millisecond || !strings.HasPrefix(got, tt.status) {
+			t.Errorf("%s: connection lived %v and got %.40q; want it closed after the read deadline, answered %q", tt.name, took, got, tt.status)
+		}
+	}
+	// Without a body, /auth keeps the connection for the next request.
+	took, got := send("GET /auth HTTP/1.1\r\nHost: x\r\n" + fwdHeaders + "\r\n")
+	if took < 1900*time.Millisecond || !strings.HasPrefix(got, "HTTP/1.1 200 ") {
+		t.Errorf("plain /auth: connection lived %v (want kept open until the client gives up), got %.40q", took, got)
 	}
 }

@@ -347,9 +347,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := &http.Server{
 		Handler:           newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
 		ConnContext:       d.connPeers,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		// Headers must arrive within ReadHeaderTimeout and an idle connection closes
+		// after IdleTimeout. The whole-request read and write deadlines are set per
+		// request by newServer (withDeadlines): every endpoint but /auth gets them.
+		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          nil,

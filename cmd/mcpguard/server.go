@@ -33,7 +33,7 @@ func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, as *
 	if protectedPath != "" && protectedPath != "/auth" {
 		protected = handleAuth(d, protectedPath, false)
 	}
-	rest := hlog.NewHandler(log)(accessLog(mux))
+	rest := withDeadlines(hlog.NewHandler(log)(accessLog(mux)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// /auth is on every MCP request: it skips the access-log middleware (it writes
 		// its own audit line) and the mux.
@@ -69,6 +69,40 @@ func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, as *
 		// The authorization server: metadata, /register, /authorize, /login, /consent,
 		// /callback, /token, /revoke, /jwks, /logout.
 		as.Routes(mux)
+	}
+}
+
+// Server timeouts. Headers are bounded by the http.Server's ReadHeaderTimeout for every
+// request; the rest is set per request, by withDeadlines and handleAuth. Variables only
+// so that tests can shorten them.
+var (
+	readHeaderTimeout = 5 * time.Second
+	// readTimeout bounds reading a whole request, body included.
+	readTimeout = 15 * time.Second
+	// writeTimeout bounds writing a response.
+	writeTimeout = 30 * time.Second
+)
+
+// withDeadlines gives a request the read and write deadlines that http.Server's
+// ReadTimeout and WriteTimeout would, for every endpoint but /auth. /auth reads no body
+// (a subrequest that has one gets a read deadline in handleAuth) and answers with a few
+// hundred bytes that the kernel takes at once, while two timers per request are a
+// measurable part of its cost; a client that stops reading can hold a connection no
+// longer than one that sends a request every IdleTimeout could anyway.
+func withDeadlines(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setDeadlines(w, true)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// setDeadlines sets the read deadline of w's connection, and the write deadline too
+// when write is set. A ResponseWriter that cannot (a test recorder) is left alone.
+func setDeadlines(w http.ResponseWriter, write bool) {
+	rc, now := http.NewResponseController(w), time.Now()
+	rc.SetReadDeadline(now.Add(readTimeout))
+	if write {
+		rc.SetWriteDeadline(now.Add(writeTimeout))
 	}
 }
 
