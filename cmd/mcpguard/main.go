@@ -345,8 +345,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
-		ConnContext:       d.connPeers,
+		Handler:     newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
+		ConnContext: d.connPeers,
 		// Headers must arrive within ReadHeaderTimeout and an idle connection closes
 		// after IdleTimeout. The whole-request read and write deadlines are set per
 		// request by newServer (withDeadlines): every endpoint but /auth gets them.
