@@ -115,7 +115,7 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := v.Verify(t.Context(), cachedOld); err != nil {
 		t.Fatalf("Verify(old-key token) before rotation = %v", err)
 	}
-	if n := v.cache.len(); n != 1 {
+	if n := v.cache.Len(); n != 1 {
 		t.Fatalf("cache holds %d tokens, want 1", n)
 	}
 
@@ -143,7 +143,7 @@ func TestKeyRotation(t *testing.T) {
 	checkInvalid(t, "Verify(cached old-key token)", err)
 	_, err = v.Verify(t.Context(), uncachedOld)
 	checkInvalid(t, "Verify(uncached old-key token)", err)
-	if n := v.cache.len(); n != 2 {
+	if n := v.cache.Len(); n != 2 {
 		t.Errorf("cache holds %d tokens, want 2 (the new ones; the old one dropped)", n)
 	}
 	if got := iss.JWKSFetches(); got != 2 {
@@ -365,7 +365,7 @@ func TestPeriodicRefresh(t *testing.T) {
 		_, err := v.Verify(t.Context(), old)
 		return err != nil
 	})
-	if n := v.cache.len(); n != 0 {
+	if n := v.cache.Len(); n != 0 {
 		t.Errorf("cache holds %d tokens after the key was removed, want 0", n)
 	}
 	if _, err := v.Verify(t.Context(), iss.Token(t, claims(nil))); err != nil {

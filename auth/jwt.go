@@ -272,7 +272,7 @@ func (v *JWTVerifier) verify(ctx context.Context, token string) (Principal, erro
 	}
 	if v.cache != nil && now.Before(ct.exp) {
 		ct.p.Prepare()
-		v.cache.put(sum, ct)
+		v.cache.Put(sum, ct)
 	}
 	return ct.p, nil
 }

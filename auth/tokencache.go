@@ -7,30 +7,38 @@ import (
 	"time"
 )
 
-// lru is a bounded map from the SHA-256 of a token to an entry of type E, which evicts
+// LRU is a bounded map from the SHA-256 of a token to an entry of type E, which evicts
 // the least recently used entry when it is full. The token itself is never stored. It
-// is safe for concurrent use.
-type lru[E any] struct {
+// is safe for concurrent use. The verified-token caches of this package and of package
+// oauth are LRUs.
+type LRU[E any] struct {
 	mu  sync.Mutex
 	max int
 	ll  *list.List // of *lruEntry[E], most recently used first
 	m   map[[sha256.Size]byte]*list.Element
 }
 
-// lruEntry is one entry of an lru, with its key.
+// lruEntry is one entry of an LRU, with its key.
 type lruEntry[E any] struct {
 	sum [sha256.Size]byte
 	e   E
 }
 
+// NewLRU returns an empty LRU of at most max entries (max > 0).
+func NewLRU[E any](max int) *LRU[E] {
+	c := &LRU[E]{}
+	c.init(max)
+	return c
+}
+
 // init makes c an empty cache of at most max entries (max > 0).
-func (c *lru[E]) init(max int) {
+func (c *LRU[E]) init(max int) {
 	c.max, c.ll, c.m = max, list.New(), make(map[[sha256.Size]byte]*list.Element)
 }
 
-// get returns the entry under sum when live, called with the lock held, says it may
+// Get returns the entry under sum when live, called with the lock held, says it may
 // still be used; an entry it refuses is dropped and reported as a miss.
-func (c *lru[E]) get(sum [sha256.Size]byte, live func(*E) bool) (E, bool) {
+func (c *LRU[E]) Get(sum [sha256.Size]byte, live func(*E) bool) (E, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.m[sum]
@@ -49,9 +57,9 @@ func (c *lru[E]) get(sum [sha256.Size]byte, live func(*E) bool) (E, bool) {
 	return ent.e, true
 }
 
-// put stores e under sum, evicting the least recently used entry when the cache is
+// Put stores e under sum, evicting the least recently used entry when the cache is
 // full.
-func (c *lru[E]) put(sum [sha256.Size]byte, e E) {
+func (c *LRU[E]) Put(sum [sha256.Size]byte, e E) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.m[sum]; ok {
@@ -67,8 +75,8 @@ func (c *lru[E]) put(sum [sha256.Size]byte, e E) {
 	c.m[sum] = c.ll.PushFront(&lruEntry[E]{sum: sum, e: e})
 }
 
-// len returns the number of entries.
-func (c *lru[E]) len() int {
+// Len returns the number of entries.
+func (c *LRU[E]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()
@@ -78,7 +86,7 @@ func (c *lru[E]) len() int {
 // repeat token costs a hash and a map lookup instead of a signature check. It keeps the
 // Principal that put stores and hands out copies that share its slices: nobody changes
 // them afterwards (see the package documentation).
-type tokenCache struct{ lru[cachedToken] }
+type tokenCache struct{ LRU[cachedToken] }
 
 // cachedToken is one verified token.
 type cachedToken struct {
@@ -99,7 +107,7 @@ func newTokenCache(max int) *tokenCache {
 // or past its exp, or whose key keyPresent says its issuer no longer publishes (the
 // issuer rotated it out), is dropped and reported as a miss.
 func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time, keyPresent func(issuer, keyID string) bool) (Principal, bool) {
-	e, ok := c.lru.get(sum, func(e *cachedToken) bool {
+	e, ok := c.LRU.Get(sum, func(e *cachedToken) bool {
 		return now.Before(e.exp) && keyPresent(e.issuer, e.keyID)
 	})
 	if !ok {
@@ -112,7 +120,7 @@ func (c *tokenCache) get(sum [sha256.Size]byte, now time.Time, keyPresent func(i
 // that a repeated bad token costs what a repeated good one does, not a decode or a
 // signature check. It is separate from tokenCache, so bad tokens never evict good ones.
 type rejectCache struct {
-	lru[rejection]
+	LRU[rejection]
 	ttl time.Duration
 }
 
@@ -139,7 +147,7 @@ func newRejectCache(max int, ttl time.Duration) *rejectCache {
 // get returns the error of the rejection cached for the token with digest sum, unless
 // it has ended, or the keys it was found with have changed.
 func (c *rejectCache) get(sum [sha256.Size]byte, now time.Time) (error, bool) {
-	r, ok := c.lru.get(sum, func(r *rejection) bool {
+	r, ok := c.LRU.Get(sum, func(r *rejection) bool {
 		return now.Before(r.until) && (r.is == nil || r.is.keys.Load() == r.keys)
 	})
 	return r.err, ok
@@ -156,5 +164,5 @@ func (c *rejectCache) put(sum [sha256.Size]byte, r rejection, now time.Time) {
 		return
 	}
 	r.until = end
-	c.lru.put(sum, r)
+	c.LRU.Put(sum, r)
 }

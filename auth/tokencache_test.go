@@ -29,19 +29,19 @@ func TestTokenCacheLRU(t *testing.T) {
 	}
 
 	c := newTokenCache(2)
-	c.put(sum("a"), entry("a", now.Add(time.Minute)))
-	c.put(sum("b"), entry("b", now.Add(time.Minute)))
+	c.Put(sum("a"), entry("a", now.Add(time.Minute)))
+	c.Put(sum("b"), entry("b", now.Add(time.Minute)))
 	if got := get(c, "a", now); got != "a" { // a is now the most recently used
 		t.Errorf("get(a) = %s, want a", got)
 	}
-	c.put(sum("c"), entry("c", now.Add(time.Minute)))
+	c.Put(sum("c"), entry("c", now.Add(time.Minute)))
 	for tok, want := range map[string]string{"a": "a", "b": "miss", "c": "c", "d": "miss"} {
 		if got := get(c, tok, now); got != want {
 			t.Errorf("get(%s) after eviction = %s, want %s", tok, got, want)
 		}
 	}
-	if c.len() != 2 {
-		t.Errorf("len() = %d, want 2", c.len())
+	if c.Len() != 2 {
+		t.Errorf("len() = %d, want 2", c.Len())
 	}
 
 	// Never returned at or past exp; the expired entry is dropped.
@@ -51,21 +51,21 @@ func TestTokenCacheLRU(t *testing.T) {
 	if got := get(c, "a", now.Add(time.Minute)); got != "miss" {
 		t.Errorf("get(a) at exp = %s, want miss", got)
 	}
-	if c.len() != 1 {
-		t.Errorf("len() after expiry = %d, want 1", c.len())
+	if c.Len() != 1 {
+		t.Errorf("len() after expiry = %d, want 1", c.Len())
 	}
 
 	// A token whose key left the key set is dropped.
 	delete(present, "k1")
-	if got := get(c, "c", now); got != "miss" || c.len() != 0 {
-		t.Errorf("get(c) after its key was removed = %s (len %d), want miss (len 0)", got, c.len())
+	if got := get(c, "c", now); got != "miss" || c.Len() != 0 {
+		t.Errorf("get(c) after its key was removed = %s (len %d), want miss (len 0)", got, c.Len())
 	}
 
 	// What put stored comes back prepared and shared, not copied.
 	present["k1"] = true
 	e := entry("e", now.Add(time.Minute))
 	e.p.Prepare()
-	c.put(sum("e"), e)
+	c.Put(sum("e"), e)
 	p1, _ := c.get(sum("e"), now, keyPresent)
 	p2, _ := c.get(sum("e"), now, keyPresent)
 	if &p1.Scopes[0] != &p2.Scopes[0] || p1.HeaderValues() != p2.HeaderValues() {
@@ -163,8 +163,8 @@ func TestRejectCache(t *testing.T) {
 		t.Errorf("get(keys) = %v, %v; want %v, true", err, ok, errJWTHeader)
 	}
 	is.keys.Store(&keySet{})
-	if _, ok := c.get(sum("keys"), now); ok || c.len() != 0 {
-		t.Errorf("get(keys) after the keys changed hit = %v (len %d), want a miss (len 0)", ok, c.len())
+	if _, ok := c.get(sum("keys"), now); ok || c.Len() != 0 {
+		t.Errorf("get(keys) after the keys changed hit = %v (len %d), want a miss (len 0)", ok, c.Len())
 	}
 }
 
@@ -211,7 +211,7 @@ func TestVerifyRejectedCached(t *testing.T) {
 			}
 		})
 	}
-	if n := v.rejects.len(); n != len(tests) {
+	if n := v.rejects.Len(); n != len(tests) {
 		t.Errorf("rejects.len() = %d, want %d", n, len(tests))
 	}
 
@@ -394,7 +394,7 @@ func TestRejectedNotCachedWhenContextDone(t *testing.T) {
 	cancel()
 	_, err := v.Verify(ctx, iss.Token(t, claims(nil), authtest.WithUnpublishedKey()))
 	checkInvalid(t, "Verify(forged) with a done context", err)
-	if n := v.rejects.len(); n != 0 {
+	if n := v.rejects.Len(); n != 0 {
 		t.Errorf("rejects.len() = %d, want 0", n)
 	}
 }
@@ -408,7 +408,7 @@ func TestRejectCacheBound(t *testing.T) {
 		_, err := v.Verify(t.Context(), garbage(i))
 		checkInvalid(t, "Verify(garbage)", err)
 	}
-	if got := v.rejects.len(); got != rejectCacheSize {
+	if got := v.rejects.Len(); got != rejectCacheSize {
 		t.Errorf("rejects.len() after %d different bad tokens = %d, want %d", n, got, rejectCacheSize)
 	}
 	// The least recently used went first.

@@ -1,7 +1,6 @@
 package oauth
 
 import (
-	"container/list"
 	"context"
 	"crypto/ecdsa"
 	"crypto/sha256"
@@ -140,7 +139,7 @@ func (v *AccessTokenVerifier) verify(ctx context.Context, token string, sum [sha
 		Audiences:     []string{c.Audience},
 	}
 	p.Prepare()
-	v.cache.put(sum, accessEntry{p: p, exp: time.Unix(c.Expiry, 0), jti: c.JTI, family: c.Family})
+	v.cache.Put(sum, accessEntry{p: p, exp: time.Unix(c.Expiry, 0), jti: c.JTI, family: c.Family})
 	return p, nil
 }
 
@@ -273,58 +272,25 @@ func (d *denylist) prune(now time.Time) {
 
 // accessCache maps the SHA-256 of a verified access token to its principal: a bounded
 // LRU. The token itself is never stored.
-type accessCache struct {
-	mu  sync.Mutex
-	max int
-	lru *list.List // of *accessEntry, most recently used first
-	m   map[[sha256.Size]byte]*list.Element
-}
+type accessCache struct{ *auth.LRU[accessEntry] }
 
 // accessEntry is one verified token.
 type accessEntry struct {
-	sum         [sha256.Size]byte
 	p           auth.Principal
 	exp         time.Time
 	jti, family string
 }
 
 func newAccessCache(max int) *accessCache {
-	return &accessCache{max: max, lru: list.New(), m: map[[sha256.Size]byte]*list.Element{}}
+	return &accessCache{auth.NewLRU[accessEntry](max)}
 }
 
-// get returns the principal cached under sum, sharing its slices (see package auth). An entry at or past its exp, or
-// revoked since it was cached, is dropped and reported as a miss.
+// get returns the principal cached under sum, sharing its slices (see package auth). An
+// entry at or past its exp, or revoked since it was cached, is dropped and reported as a
+// miss.
 func (c *accessCache) get(sum [sha256.Size]byte, now time.Time, d *denylist) (auth.Principal, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.m[sum]
-	if !ok {
-		return auth.Principal{}, false
-	}
-	e := el.Value.(*accessEntry)
-	if !now.Before(e.exp) || d.revoked(e.jti, e.family, now) {
-		c.lru.Remove(el)
-		delete(c.m, sum)
-		return auth.Principal{}, false
-	}
-	c.lru.MoveToFront(el)
-	return e.p, true
-}
-
-// put caches e under sum, evicting the least recently used entry when full.
-func (c *accessCache) put(sum [sha256.Size]byte, e accessEntry) {
-	e.sum = sum
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.m[sum]; ok {
-		el.Value = &e
-		c.lru.MoveToFront(el)
-		return
-	}
-	if c.lru.Len() >= c.max {
-		last := c.lru.Back()
-		c.lru.Remove(last)
-		delete(c.m, last.Value.(*accessEntry).sum)
-	}
-	c.m[sum] = c.lru.PushFront(&e)
+	e, ok := c.Get(sum, func(e *accessEntry) bool {
+		return now.Before(e.exp) && !d.revoked(e.jti, e.family, now)
+	})
+	return e.p, ok
 }
