@@ -12,6 +12,10 @@
 # the identity headers every allow must carry and does nothing else: the ceiling/floor
 # ratio is what the contract's response costs by itself, whatever the implementation.
 #
+# BASELINE_BIN=path/to/an/earlier/mcpguard adds that build as a third server with the
+# same configuration, so a change is measured against the code it replaces in one run
+# (make build BIN=/tmp/mcpguard-before on the earlier commit first).
+#
 # Shared machines drift by more than the differences measured, so each case is run in
 # ROUNDS rounds, the servers back to back in an order that rotates every round, and the
 # script prints each round's figures and the median ratios. A benchmark, not a test:
@@ -27,6 +31,8 @@ PORT_CEIL=${PORT_CEIL:-18001}
 PORT_GUARD=${PORT_GUARD:-18002}
 PORT_IDP=${PORT_IDP:-18003}
 PORT_FLOOR=${PORT_FLOOR:-18004}
+PORT_BASE=${PORT_BASE:-18005}
+BASELINE_BIN=${BASELINE_BIN:-}
 
 if ! command -v wrk >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
@@ -52,11 +58,21 @@ for _ in $(seq 50); do [ -s "$work/token" ] && break; sleep 0.1; done
 token=$(cat "$work/token")
 
 key="bench-key-0123456789abcdef"
-LISTEN_ADDR="127.0.0.1:$PORT_GUARD" MCP_PROXY_API_KEY="$key" RESOURCE_URL=https://mcp.example.com/mcp \
-  JWT_ISSUERS="http://127.0.0.1:$PORT_IDP=https://mcp.example.com/mcp" \
-  "$work/mcpguard" > "$work/mcpguard.out" 2> "$work/mcpguard.log" & pids+=($!)
+# guard BINARY PORT NAME: one mcpguard with the benchmark's configuration.
+guard() {
+  LISTEN_ADDR="127.0.0.1:$2" MCP_PROXY_API_KEY="$key" RESOURCE_URL=https://mcp.example.com/mcp \
+    JWT_ISSUERS="http://127.0.0.1:$PORT_IDP=https://mcp.example.com/mcp" TRUSTED_PROXIES=127.0.0.0/8 \
+    "$1" > "$work/$3.out" 2> "$work/$3.log" & pids+=($!)
+  for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$2/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "$3 did not become ready" >&2; exit 1
+}
+guard "$work/mcpguard" "$PORT_GUARD" mcpguard
+[ -n "$BASELINE_BIN" ] && guard "$BASELINE_BIN" "$PORT_BASE" baseline
 for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$PORT_GUARD/readyz" >/dev/null 2>&1 && curl -fsS "http://127.0.0.1:$PORT_CEIL/" >/dev/null 2>&1 && break
+  curl -fsS "http://127.0.0.1:$PORT_CEIL/" >/dev/null 2>&1 && break
   sleep 0.1
 done
 
@@ -84,6 +100,8 @@ servers() {
   echo "ceiling:$PORT_CEIL"
   [ "$1" = apikey ] && echo "floor:$PORT_FLOOR"
   echo "mcpguard:$PORT_GUARD"
+  [ -n "$BASELINE_BIN" ] && echo "baseline:$PORT_BASE"
+  return 0
 }
 
 echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, on $(nproc) cores, $(go version | awk '{print $3}')"
@@ -123,6 +141,10 @@ for c in "${cases[@]}"; do
   if [ "$c" = apikey ]; then
     printf '; floor %s of the ceiling, p50 %sx; mcpguard %s of the floor' \
       "$(ratio "$c" ceiling floor 1)" "$(ratio "$c" ceiling floor 2)" "$(ratio "$c" floor mcpguard 1)"
+  fi
+  if [ -n "$BASELINE_BIN" ]; then
+    printf '; baseline %s of the ceiling; mcpguard %s of the baseline, p50 %sx' \
+      "$(ratio "$c" ceiling baseline 1)" "$(ratio "$c" baseline mcpguard 1)" "$(ratio "$c" baseline mcpguard 2)"
   fi
   echo
 done
