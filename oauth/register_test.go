@@ -36,9 +36,8 @@ func register(t testing.TB, s *clientsServer, addr, body string) (*httptest.Resp
 	return w, got
 }
 
-// knownClients are the DCR requests real MCP clients send (reference/mcp-authorization.md
-// §3 and the issue threads it cites), with the redirect URIs they then use and one each
-// must not get.
+// knownClients are the DCR requests real MCP clients send, with the redirect URIs they
+// then use and one each must not get.
 var knownClients = []struct {
 	name, body string
 	use        []string
