@@ -149,7 +149,7 @@ func TestErrorLogUpstreamUnreachable(t *testing.T) {
 	}
 	checkLog(t, e.logs, logLine{
 		level: "error", endpoint: "/callback", status: http.StatusBadGateway, code: "server_error", clientID: pubClient,
-		cause: []string{"upstream: token exchange", idp.URL() + "/token", "connection refused"},
+		cause: []string{"upstream: token exchange", idp.URL() + "/token", "dial tcp"},
 	}, upstreamSecrets(e, code)...)
 }
 
