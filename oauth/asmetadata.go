@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 )
 
@@ -35,6 +36,37 @@ type asMetadata struct {
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 }
 
+// discovery serves the authorization server metadata: one document, rendered once, at
+// the RFC 8414 §3 and OIDC Discovery §4 well-known URLs of the issuer.
+type discovery struct {
+	iss  issuer
+	body []byte
+}
+
+// newDiscovery renders the document for iss. scopes_supported lists every allowed
+// scope, offline_access included.
+func newDiscovery(iss issuer, scopes scopeSet) (*discovery, error) {
+	body, err := buildASMetadata(iss.url, scopes.supported)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: authorization server metadata: %w", err)
+	}
+	return &discovery{iss: iss, body: body}, nil
+}
+
+// routes adds the metadata and its CORS preflights to mux. For an issuer with a path
+// the document is served at the RFC 8414 §3.1 path-inserted and the OIDC
+// path-appended well-known URLs.
+func (d *discovery) routes(mux *http.ServeMux) {
+	paths := []string{WellKnownAuthorizationServer + d.iss.path, WellKnownOpenIDConfiguration + d.iss.path}
+	if d.iss.path != "" {
+		paths = append(paths, d.iss.path+WellKnownOpenIDConfiguration)
+	}
+	for _, p := range paths {
+		mux.Handle("GET "+p, d)
+		mux.HandleFunc("OPTIONS "+p, preflight("GET, HEAD, OPTIONS"))
+	}
+}
+
 // buildASMetadata renders the document for issuer (already validated by New: no trailing
 // slash, so every endpoint is issuer + path and issuer itself is echoed byte for byte, as
 // MCP clients compare it with the PRM's authorization_servers entry). scopes already
@@ -52,7 +84,7 @@ func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
 		ScopesSupported:                            scopes,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{"authorization_code", "refresh_token"},
+		GrantTypesSupported:                        []string{grantAuthorizationCode, grantRefreshToken},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
@@ -63,18 +95,14 @@ func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
 	})
 }
 
-// handleASMetadata serves the authorization server metadata document (rendered once)
-// to GET and HEAD, readable from any origin.
-func (s *Server) handleASMetadata() http.Handler {
-	body := s.asMetadata
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", "*")
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "public, max-age=300")
-		w.WriteHeader(http.StatusOK)
-		if r.Method != http.MethodHead {
-			w.Write(body)
-		}
-	})
+// ServeHTTP serves the document to GET and HEAD, readable from any origin.
+func (d *discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(d.body)
+	}
 }

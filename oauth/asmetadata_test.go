@@ -29,9 +29,9 @@ const wantASMetadata = `{"issuer":"https://auth.example.com",` +
 	`"subject_types_supported":["public"],` +
 	`"id_token_signing_alg_values_supported":["ES256"]}`
 
-func serveClients(s *Server, method, target string) *httptest.ResponseRecorder {
+func serveClients(s *clientsServer, method, target string) *httptest.ResponseRecorder {
 	mux := http.NewServeMux()
-	s.clientRoutes(mux)
+	s.routes(mux)
 	w := httptest.NewRecorder()
 	mux.ServeHTTP(w, httptest.NewRequest(method, target, nil))
 	return w
@@ -92,7 +92,7 @@ func TestASMetadataIssuer(t *testing.T) {
 			s := newClientsServer(t, func(c *Config) { c.Issuer = tt.issuer })
 			var first []byte
 			for _, p := range tt.paths {
-				w := serveClients(s, http.MethodGet, tt.issuer[:len(tt.issuer)-len(s.issuerPath)]+p)
+				w := serveClients(s, http.MethodGet, tt.issuer[:len(tt.issuer)-len(s.iss.path)]+p)
 				if w.Code != http.StatusOK {
 					t.Fatalf("GET %s = %d, want 200", p, w.Code)
 				}

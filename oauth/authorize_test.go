@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/mcpguard/mcpguard/auth"
@@ -68,9 +69,11 @@ func (c *flowClock) Advance(d time.Duration) {
 }
 
 // flowEnv is an authorization server on an httptest server, a store on the same clock,
-// and a browser (a cookie jar that does not follow redirects).
+// a browser (a cookie jar that does not follow redirects), and the log of every
+// request, attached to its context as cmd/mcpguard's hlog.NewHandler does.
 type flowEnv struct {
 	t       *testing.T
+	logs    *logBuffer
 	srv     *httptest.Server
 	handler atomic.Pointer[http.ServeMux]
 	as      *Server
@@ -95,8 +98,11 @@ func newFlowEnv(t *testing.T, mutate func(*Config)) *flowEnv {
 
 func startFlowEnv(t *testing.T, tls bool, mutate func(*Config)) *flowEnv {
 	t.Helper()
-	e := &flowEnv{t: t, clock: &flowClock{t: time.Now().Truncate(time.Second)}}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.handler.Load().ServeHTTP(w, r) })
+	e := &flowEnv{t: t, logs: &logBuffer{}, clock: &flowClock{t: time.Now().Truncate(time.Second)}}
+	log := zerolog.New(e.logs)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.handler.Load().ServeHTTP(w, r.WithContext(log.WithContext(r.Context())))
+	})
 	if tls {
 		e.srv = httptest.NewTLSServer(h)
 	} else {

@@ -1,15 +1,9 @@
 // Package oauth is how an MCP client obtains credentials for a protected resource: the
 // RFC 9728 protected-resource metadata, the RFC 6750 bearer challenges that point clients
-// at it, and (as it grows) mcpguard's own OAuth 2.1 authorization server.
+// at it, and mcpguard's own OAuth 2.1 authorization server.
 package oauth
 
 import "strings"
-
-// Error codes of RFC 6750 §3.1 that a Challenge may carry.
-const (
-	ErrorInvalidToken      = "invalid_token"
-	ErrorInsufficientScope = "insufficient_scope"
-)
 
 // Challenge is the value of a WWW-Authenticate response header for the Bearer scheme
 // (RFC 6750 §3) with the RFC 9728 §5.1 resource_metadata parameter.

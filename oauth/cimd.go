@@ -128,7 +128,7 @@ type cimdCache struct {
 	now          func() time.Time
 	allowPrivate bool
 	domains      []string // lower case, no trailing dot; empty allows any
-	scopes       []string
+	scopes       scopeSet
 	report       func(result string)
 
 	mu       sync.Mutex
@@ -276,18 +276,18 @@ func (c *cimdCache) fetch(ctx context.Context, id string) cimdEntry {
 		return fail("fetch_error", fmt.Errorf("oauth: client metadata fetch answered status %d", resp.StatusCode))
 	}
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return fail("invalid_client_metadata", fmt.Errorf("oauth: client metadata has content type %q, not application/json", resp.Header.Get("Content-Type")))
+		return fail(codeInvalidClientMetadata, fmt.Errorf("oauth: client metadata has content type %q, not application/json", resp.Header.Get("Content-Type")))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBody+1))
 	if err != nil {
 		return fail("fetch_error", fmt.Errorf("oauth: client metadata read: %w", err))
 	}
 	if len(body) > maxMetadataBody {
-		return fail("invalid_client_metadata", fmt.Errorf("oauth: client metadata document is larger than %d bytes", maxMetadataBody))
+		return fail(codeInvalidClientMetadata, fmt.Errorf("oauth: client metadata document is larger than %d bytes", maxMetadataBody))
 	}
 	cl, err := parseCIMD(id, body, c.scopes)
 	if err != nil {
-		result := "invalid_client_metadata"
+		result := codeInvalidClientMetadata
 		if me := (*metadataError)(nil); errors.As(err, &me) {
 			result = me.code
 		}
@@ -301,7 +301,7 @@ func (c *cimdCache) fetch(ctx context.Context, id string) cimdEntry {
 // parseCIMD validates the metadata document body fetched from id: its client_id must be
 // id byte for byte, it may not carry a client secret, and the rest is checked as a
 // registration is (public clients only).
-func parseCIMD(id string, body []byte, scopes []string) (store.Client, error) {
+func parseCIMD(id string, body []byte, scopes scopeSet) (store.Client, error) {
 	fields, err := parseMetadataObject(body)
 	if err != nil {
 		return store.Client{}, err

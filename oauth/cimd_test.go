@@ -99,7 +99,7 @@ func TestCIMDFetch(t *testing.T) {
 	id := srv.URL + "/client.json"
 	ctx := context.Background()
 
-	c, err := s.client(ctx, id)
+	c, err := s.lookup(ctx, id)
 	if err != nil {
 		t.Fatalf("client(%q) = %v", id, err)
 	}
@@ -111,18 +111,18 @@ func TestCIMDFetch(t *testing.T) {
 	}
 	// Cached for max-age.
 	clock.Advance(59 * time.Minute)
-	if _, err := s.client(ctx, id); err != nil || srv.hitsOf("/client.json") != 1 {
+	if _, err := s.lookup(ctx, id); err != nil || srv.hitsOf("/client.json") != 1 {
 		t.Errorf("second lookup within max-age: err %v, %d fetches; want 1", err, srv.hitsOf("/client.json"))
 	}
 	clock.Advance(time.Minute)
-	if _, err := s.client(ctx, id); err != nil || srv.hitsOf("/client.json") != 2 {
+	if _, err := s.lookup(ctx, id); err != nil || srv.hitsOf("/client.json") != 2 {
 		t.Errorf("lookup after max-age: err %v, %d fetches; want 2", err, srv.hitsOf("/client.json"))
 	}
 	if got := strings.Join(results, " "); got != "cimd:ok cimd:ok" {
 		t.Errorf("OnRegistration results = %q, want one cimd:ok per fetch", got)
 	}
 	// The CIMD client is not stored.
-	if n, _ := s.cfg.Store.CountClients(ctx); n != 0 {
+	if n, _ := s.store.CountClients(ctx); n != 0 {
 		t.Errorf("CountClients() = %d, want 0: CIMD clients live in the cache", n)
 	}
 }
@@ -140,7 +140,7 @@ func TestCIMDKnownClients(t *testing.T) {
 	for i, kc := range knownClients {
 		t.Run(kc.name, func(t *testing.T) {
 			id := fmt.Sprintf("%s/c%d.json", srv.URL, i)
-			c, err := s.client(context.Background(), id)
+			c, err := s.lookup(context.Background(), id)
 			if err != nil {
 				t.Fatalf("client(%q) = %v", id, err)
 			}
@@ -193,7 +193,7 @@ func TestCIMDRejects(t *testing.T) {
 				c.OnRegistration = func(kind, result string) { results = append(results, kind+":"+result) }
 			})
 			id := srv.URL + "/c.json"
-			if _, err := s.client(context.Background(), id); !errors.Is(err, ErrUnknownClient) {
+			if _, err := s.lookup(context.Background(), id); !errors.Is(err, ErrUnknownClient) {
 				t.Fatalf("client(%q) = %v, want ErrUnknownClient", id, err)
 			}
 			if len(results) != 1 || results[0] != "cimd:"+tt.result {
@@ -203,12 +203,12 @@ func TestCIMDRejects(t *testing.T) {
 				t.Errorf("a redirect was followed (%d fetches of its target)", n)
 			}
 			// The failure is remembered for a minute, then retried.
-			s.client(context.Background(), id)
+			s.lookup(context.Background(), id)
 			if n := srv.hitsOf("/c.json"); n != 1 {
 				t.Errorf("%d fetches within a minute of a failure, want 1", n)
 			}
 			clock.Advance(time.Minute)
-			s.client(context.Background(), id)
+			s.lookup(context.Background(), id)
 			if n := srv.hitsOf("/c.json"); n != 2 {
 				t.Errorf("%d fetches a minute after a failure, want 2", n)
 			}
@@ -229,7 +229,7 @@ func TestCIMDPrivateAddress(t *testing.T) {
 		"https://[::ffff:127.0.0.1]:" + port + "/client.json",
 	} {
 		t.Run(id, func(t *testing.T) {
-			_, err := s.client(context.Background(), id)
+			_, err := s.lookup(context.Background(), id)
 			if !errors.Is(err, ErrUnknownClient) || !errors.Is(err, errPrivateAddress) {
 				t.Errorf("client(%q) = %v, want ErrUnknownClient and errPrivateAddress", id, err)
 			}
@@ -243,7 +243,7 @@ func TestCIMDPrivateAddress(t *testing.T) {
 func TestCIMDPlainHTTPOnlyInsecure(t *testing.T) {
 	srv := newCIMDServer(t, false, map[string]cimdDoc{"/client.json": {contentType: "application/json", body: goodCIMD}})
 	s := newClientsServer(t, nil)
-	if _, err := s.client(context.Background(), srv.URL+"/client.json"); !errors.Is(err, ErrUnknownClient) {
+	if _, err := s.lookup(context.Background(), srv.URL+"/client.json"); !errors.Is(err, ErrUnknownClient) {
 		t.Errorf("client(%q) without InsecureCIMDAllowPrivate = %v, want ErrUnknownClient", srv.URL, err)
 	}
 	if n := srv.hitsOf("/client.json"); n != 0 {
@@ -259,7 +259,7 @@ func TestCIMDSharedFetch(t *testing.T) {
 	var failed atomic.Int32
 	for range 20 {
 		wg.Go(func() {
-			c, err := s.client(context.Background(), id)
+			c, err := s.lookup(context.Background(), id)
 			if err != nil || c.ID != id {
 				failed.Add(1)
 			}
@@ -270,7 +270,7 @@ func TestCIMDSharedFetch(t *testing.T) {
 	if failed.Load() != 0 || srv.hitsOf("/client.json") != 1 {
 		t.Errorf("20 concurrent lookups: %d failed, %d fetches; want 0 and 1", failed.Load(), srv.hitsOf("/client.json"))
 	}
-	if c, _ := s.client(context.Background(), id); c.RedirectURIs[0] != "https://vscode.dev/redirect" {
+	if c, _ := s.lookup(context.Background(), id); c.RedirectURIs[0] != "https://vscode.dev/redirect" {
 		t.Errorf("a caller's change reached the cache: %v", c.RedirectURIs)
 	}
 }
@@ -281,7 +281,7 @@ func TestCIMDCancelledCaller(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(10*time.Millisecond, cancel)
 	// The caller's cancellation during the fetch does not abort it: others may share it.
-	if _, err := s.client(ctx, srv.URL+"/client.json"); err != nil {
+	if _, err := s.lookup(ctx, srv.URL+"/client.json"); err != nil {
 		t.Errorf("client() with a cancelled context = %v, want the document", err)
 	}
 }
@@ -341,13 +341,13 @@ func TestCIMDDomainAllowlist(t *testing.T) {
 		c.CIMDAllowedDomains = []string{"Claude.AI.", "vscode.dev"}
 		c.CIMDHTTPClient = &http.Client{Transport: tr}
 	})
-	if _, err := s.client(context.Background(), "https://evil.example/client.json"); !errors.Is(err, ErrUnknownClient) {
+	if _, err := s.lookup(context.Background(), "https://evil.example/client.json"); !errors.Is(err, ErrUnknownClient) {
 		t.Errorf("client() for a domain not allowed = %v, want ErrUnknownClient", err)
 	}
 	if tr.n.Load() != 0 {
 		t.Errorf("a domain not allowed was fetched")
 	}
-	s.client(context.Background(), "https://claude.ai/oauth/mcp-oauth-client-metadata")
+	s.lookup(context.Background(), "https://claude.ai/oauth/mcp-oauth-client-metadata")
 	if tr.n.Load() != 1 {
 		t.Errorf("an allowed domain was fetched %d times, want 1", tr.n.Load())
 	}
@@ -441,9 +441,10 @@ func FuzzParseCIMD(f *testing.F) {
 	}
 	f.Add([]byte(`{"client_id":"` + id + `","redirect_uris":["https://a.example/cb"],"client_secret":"x"}`))
 	f.Add([]byte(`{"client_id":"https://client.example/oauth/metadata.json/","redirect_uris":["https://a.example/cb"]}`))
-	scopes := []string{"mcp:read", "offline_access"}
+	allowed, _ := newScopeSet([]string{"mcp:read"})
+	scopes := allowed.supported // mcp:read offline_access
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := parseCIMD(id, body, scopes)
+		c, err := parseCIMD(id, body, allowed)
 		if err != nil {
 			var me *metadataError
 			if !errors.As(err, &me) {

@@ -35,10 +35,47 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// newClientsServer builds a Server with only the clients part initialised (the flow
-// part needs its own configuration), on a memory store sharing Config.Now unless
+// clientsServer is the client registry and the metadata of a server, without the rest
+// (the flow needs its own configuration).
+type clientsServer struct {
+	*registry
+	meta *discovery
+}
+
+// routes adds the metadata and registration endpoints to mux.
+func (s *clientsServer) routes(mux *http.ServeMux) {
+	s.meta.routes(mux)
+	s.registry.routes(mux)
+}
+
+// buildClients builds the clientsServer of cfg as New does.
+func buildClients(cfg Config) (*clientsServer, error) {
+	iss, err := parseIssuer(cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := newScopeSet(cfg.AllowedScopes)
+	if err != nil {
+		return nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	meta, err := newDiscovery(iss, scopes)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(cfg, iss, scopes, now)
+	if err != nil {
+		return nil, err
+	}
+	return &clientsServer{registry: reg, meta: meta}, nil
+}
+
+// newClientsServer builds a clientsServer on a memory store sharing Config.Now unless
 // configure sets a store.
-func newClientsServer(t testing.TB, configure func(*Config)) *Server {
+func newClientsServer(t testing.TB, configure func(*Config)) *clientsServer {
 	t.Helper()
 	cfg := Config{
 		Issuer:        "https://auth.example.com",
@@ -56,12 +93,9 @@ func newClientsServer(t testing.TB, configure func(*Config)) *Server {
 		t.Cleanup(func() { st.Close() })
 		cfg.Store = st
 	}
-	s := &Server{cfg: cfg, now: cfg.Now}
-	if s.now == nil {
-		s.now = time.Now
-	}
-	if err := s.initClients(context.Background()); err != nil {
-		t.Fatalf("initClients: %v", err)
+	s, err := buildClients(cfg)
+	if err != nil {
+		t.Fatalf("buildClients: %v", err)
 	}
 	return s
 }
@@ -112,10 +146,9 @@ func TestInitClientsErrors(t *testing.T) {
 			defer st.Close()
 			cfg := Config{Issuer: "https://auth.example.com", Store: st, Resources: []string{"https://mcp.example.com/mcp"}}
 			tt.configure(&cfg)
-			s := &Server{cfg: cfg, now: time.Now}
-			err := s.initClients(context.Background())
+			_, err := buildClients(cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("initClients() = %v, want an error containing %q", err, tt.want)
+				t.Errorf("buildClients() = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
@@ -138,7 +171,7 @@ func TestStaticClients(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
-			c, err := s.client(context.Background(), tt.id)
+			c, err := s.lookup(context.Background(), tt.id)
 			if err != nil {
 				t.Fatalf("client(%q) = %v", tt.id, err)
 			}
@@ -151,9 +184,9 @@ func TestStaticClients(t *testing.T) {
 		})
 	}
 	// A returned client is a copy.
-	c, _ := s.client(context.Background(), "inspector")
+	c, _ := s.lookup(context.Background(), "inspector")
 	c.RedirectURIs[0] = "https://evil.example/cb"
-	if c2, _ := s.client(context.Background(), "inspector"); c2.RedirectURIs[0] != "http://localhost:6274/oauth/callback" {
+	if c2, _ := s.lookup(context.Background(), "inspector"); c2.RedirectURIs[0] != "http://localhost:6274/oauth/callback" {
 		t.Errorf("changing a returned client changed the configured one: %v", c2.RedirectURIs)
 	}
 }
@@ -180,7 +213,7 @@ func TestClientUnknown(t *testing.T) {
 		"https://evil.example/" + strings.Repeat("a", 2048),
 	} {
 		t.Run(id, func(t *testing.T) {
-			_, err := s.client(context.Background(), id)
+			_, err := s.lookup(context.Background(), id)
 			if !errors.Is(err, ErrUnknownClient) {
 				t.Errorf("client(%q) = %v, want ErrUnknownClient", id, err)
 			}
@@ -193,8 +226,8 @@ func TestClientUnknown(t *testing.T) {
 
 func TestClientStoreError(t *testing.T) {
 	s := newClientsServer(t, nil)
-	s.cfg.Store.Close()
-	_, err := s.client(context.Background(), "mcpg-x")
+	s.store.Close()
+	_, err := s.lookup(context.Background(), "mcpg-x")
 	if err == nil || errors.Is(err, ErrUnknownClient) {
 		t.Errorf("client() on a closed store = %v, want a store error that is not ErrUnknownClient", err)
 	}
@@ -203,10 +236,10 @@ func TestClientStoreError(t *testing.T) {
 func TestTouchClientIgnoresOtherKinds(t *testing.T) {
 	s := newClientsServer(t, nil)
 	// Neither panics nor creates anything.
-	s.touchClient(context.Background(), store.Client{ID: "static", Kind: "static"})
-	s.touchClient(context.Background(), store.Client{ID: "https://a.example/c.json", Kind: "cimd"})
-	s.touchClient(context.Background(), store.Client{ID: "mcpg-gone", Kind: "dcr"})
-	if n, _ := s.cfg.Store.CountClients(context.Background()); n != 0 {
+	s.touch(context.Background(), store.Client{ID: "static", Kind: "static"})
+	s.touch(context.Background(), store.Client{ID: "https://a.example/c.json", Kind: "cimd"})
+	s.touch(context.Background(), store.Client{ID: "mcpg-gone", Kind: "dcr"})
+	if n, _ := s.store.CountClients(context.Background()); n != 0 {
 		t.Errorf("CountClients() = %d after touching unknown clients, want 0", n)
 	}
 }

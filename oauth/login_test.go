@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpguard/mcpguard/policy"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -108,13 +109,14 @@ func TestLoginWithoutAuthorization(t *testing.T) {
 	}
 }
 
-// TestGate is the allowlist table: emails parse strictly (one '@'), domains are
-// case-folded, email counts only when verified.
-func TestGate(t *testing.T) {
-	g, err := newGate([]string{"Boss@Example.org"}, []string{"Allowed.com"}, []string{"admins"})
+// TestLoginAllowlist is the allowlist table, through policy.Allowlist: emails parse
+// strictly (one '@'), domains are case-folded, email counts only when verified.
+func TestLoginAllowlist(t *testing.T) {
+	allow, err := policy.NewAllowlist([]string{"Boss@Example.org"}, []string{"Allowed.com"}, []string{"admins"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	g := &accounts{allow: allow}
 	tests := []struct {
 		name string
 		id   store.Identity
@@ -141,7 +143,8 @@ func TestGate(t *testing.T) {
 			}
 		})
 	}
-	if open, _ := newGate(nil, nil, nil); !open.admits(store.Identity{Subject: "anyone"}) {
+	open, _ := policy.NewAllowlist(nil, nil, nil)
+	if !(&accounts{allow: open}).admits(store.Identity{Subject: "anyone"}) {
 		t.Errorf("empty allowlists refuse a user, want everyone admitted")
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// returnPathTests are rd values: the refused ones are reference/forwardauth-proxies.md
-// §3.2 row 7 and the oauth2-proxy / Vouch / Authelia advisories it comes from.
+// returnPathTests are rd values: the refused ones are the open redirects of the
+// oauth2-proxy, Vouch and Authelia advisories (CVE-2020-11053 and its kin).
 var returnPathTests = []struct {
 	name, rd string
 	ok       bool

@@ -96,12 +96,12 @@ func (h *MetadataHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	suffix, ok := strings.CutPrefix(r.URL.Path, WellKnownProtectedResource)
 	if !ok || (suffix != "" && suffix[0] != '/') {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no protected resource metadata at this path")
+		writeJSONError(w, http.StatusNotFound, codeNotFound, "no protected resource metadata at this path")
 		return
 	}
 	doc := h.lookup(suffix, canonicalRequestHost(r.Host))
 	if doc == nil {
-		writeJSONError(w, http.StatusNotFound, "not_found", "no protected resource is configured for this path")
+		writeJSONError(w, http.StatusNotFound, codeNotFound, "no protected resource is configured for this path")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

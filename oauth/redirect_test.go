@@ -13,7 +13,7 @@ var redirectURITests = []struct {
 	name, uri, appType string
 	ok                 bool
 }{
-	// Published callbacks of real MCP clients (reference/mcp-authorization.md §3).
+	// Published callbacks of real MCP clients.
 	{"claude.ai", "https://claude.ai/api/mcp/auth_callback", "", true},
 	{"claude.com", "https://claude.com/api/mcp/auth_callback", "web", true},
 	{"chatgpt per connector", "https://chatgpt.com/connector/oauth/AbC-123_x", "", true},
@@ -104,10 +104,11 @@ func TestValidateRedirectURI(t *testing.T) {
 	}
 }
 
-// hostileRedirects are open-redirect attempts (reference/forwardauth-proxies.md §3.2 row
-// 7) sent as the redirect_uri of an authorization request by a client registered with
-// hostileRegistered. None may be allowed; valid says whether a client could register the
-// value as its own (it is then simply another URI, never a match for ours).
+// hostileRedirects are open-redirect attempts (the shapes of the oauth2-proxy, Vouch and
+// Authelia advisories) sent as the redirect_uri of an authorization request by a client
+// registered with hostileRegistered. None may be allowed; valid says whether a client
+// could register the value as its own (it is then simply another URI, never a match for
+// ours).
 var hostileRegistered = store.Client{RedirectURIs: []string{"https://good.example/cb", "http://127.0.0.1/cb"}}
 
 var hostileRedirects = []struct {

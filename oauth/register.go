@@ -21,7 +21,7 @@ import (
 
 // parseRegistration parses an RFC 7591 §3.1 registration request body into the client
 // it registers, without ID or secret.
-func parseRegistration(body []byte, scopes []string) (store.Client, error) {
+func parseRegistration(body []byte, scopes scopeSet) (store.Client, error) {
 	fields, err := parseMetadataObject(body)
 	if err != nil {
 		return store.Client{}, err
@@ -49,36 +49,41 @@ type registrationResponse struct {
 
 // handleRegister serves POST /register, Dynamic Client Registration (RFC 7591 §3):
 // rate-limited per source address, capped in number, expiring when unused.
-func (s *Server) handleRegister() http.Handler {
+func (reg *registry) handleRegister() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
-		now := s.now()
-		if ok, wait := s.registrations.allow(s.clientAddr(r), now); !ok {
-			s.reportRegistration(kindDCR, "rate_limited")
+		now := reg.now()
+		if ok, wait := reg.limiter.allow(reg.addr(r), now); !ok {
+			reg.report(kindDCR, "rate_limited")
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-			writeJSONError(w, http.StatusTooManyRequests, "temporarily_unavailable", "too many registrations from this address; retry later")
+			reg.fail(w, r, http.StatusTooManyRequests, "too many registrations from this address; retry later",
+				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: more than %g registrations a minute from one address", reg.limiter.perMinute)})
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
 		if err != nil {
-			s.reportRegistration(kindDCR, "invalid_client_metadata")
-			writeJSONError(w, http.StatusBadRequest, "invalid_client_metadata", fmt.Sprintf("the registration request must be a JSON object of at most %d bytes", maxMetadataBody))
+			reg.report(kindDCR, codeInvalidClientMetadata)
+			reg.fail(w, r, http.StatusBadRequest, fmt.Sprintf("the registration request must be a JSON object of at most %d bytes", maxMetadataBody),
+				failure{code: codeInvalidClientMetadata, cause: fmt.Errorf("oauth: registration: read the body: %w", err)})
 			return
 		}
-		c, err := parseRegistration(body, s.clientScopes)
+		c, err := parseRegistration(body, reg.scopes)
 		if me := (*metadataError)(nil); errors.As(err, &me) {
-			s.reportRegistration(kindDCR, me.code)
-			writeJSONError(w, http.StatusBadRequest, me.code, me.description)
+			reg.report(kindDCR, me.code)
+			reg.fail(w, r, http.StatusBadRequest, me.description, failure{code: me.code})
 			return
 		}
-		if n, err := s.cfg.Store.CountClients(r.Context()); err != nil {
-			s.reportRegistration(kindDCR, "server_error")
-			writeJSONError(w, http.StatusInternalServerError, "server_error", "the registration could not be stored")
+		const storeFailed = "the registration could not be stored"
+		if n, err := reg.store.CountClients(r.Context()); err != nil {
+			reg.report(kindDCR, codeServerError)
+			reg.fail(w, r, http.StatusInternalServerError, storeFailed,
+				failure{code: codeServerError, cause: fmt.Errorf("oauth: registration: store: CountClients: %w", err)})
 			return
-		} else if n >= s.maxDCRClients {
-			s.reportRegistration(kindDCR, "too_many_clients")
+		} else if n >= reg.maxDCR {
+			reg.report(kindDCR, "too_many_clients")
 			w.Header().Set("Retry-After", "3600")
-			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the authorization server holds too many registrations; retry later or use a client ID metadata document")
+			reg.fail(w, r, http.StatusServiceUnavailable, "the authorization server holds too many registrations; retry later or use a client ID metadata document",
+				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: %d live registrations reach MaxRegisteredClients (%d)", n, reg.maxDCR)})
 			return
 		}
 
@@ -90,13 +95,14 @@ func (s *Server) handleRegister() http.Handler {
 			resp.ClientSecretExpiresAt = new(int64) // 0: never (RFC 7591 §3.2.1)
 		}
 		c.CreatedAt = now
-		c.ExpiresAt = now.Add(s.registrationTTL)
-		if err := s.cfg.Store.CreateClient(r.Context(), c); err != nil {
-			s.reportRegistration(kindDCR, "server_error")
-			writeJSONError(w, http.StatusInternalServerError, "server_error", "the registration could not be stored")
+		c.ExpiresAt = now.Add(reg.ttl)
+		if err := reg.store.CreateClient(r.Context(), c); err != nil {
+			reg.report(kindDCR, codeServerError)
+			reg.fail(w, r, http.StatusInternalServerError, storeFailed,
+				failure{code: codeServerError, clientID: c.ID, cause: fmt.Errorf("oauth: registration: store: CreateClient: %w", err)})
 			return
 		}
-		s.reportRegistration(kindDCR, "ok")
+		reg.report(kindDCR, "ok")
 
 		resp.ClientID = c.ID
 		resp.ClientName = c.Name
@@ -116,17 +122,16 @@ func (s *Server) handleRegister() http.Handler {
 	})
 }
 
-// reportRegistration calls Config.OnRegistration when it is set.
-func (s *Server) reportRegistration(kind, result string) {
-	if s.cfg.OnRegistration != nil {
-		s.cfg.OnRegistration(kind, result)
-	}
+// fail writes a registration error (RFC 7591 §3.2.2) and logs it.
+func (reg *registry) fail(w http.ResponseWriter, r *http.Request, status int, description string, f failure) {
+	logFailure(r, reg.iss, status, description, f)
+	writeJSONError(w, status, f.code, description)
 }
 
-// clientAddr is the address r came from: Config.ClientAddr, or the TCP peer.
-func (s *Server) clientAddr(r *http.Request) netip.Addr {
-	if s.cfg.ClientAddr != nil {
-		return s.cfg.ClientAddr(r)
+// addr is the address r came from: Config.ClientAddr, or the TCP peer.
+func (reg *registry) addr(r *http.Request) netip.Addr {
+	if reg.clientAddr != nil {
+		return reg.clientAddr(r)
 	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		return ap.Addr().Unmap()

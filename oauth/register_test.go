@@ -18,10 +18,10 @@ import (
 )
 
 // register POSTs body to /register from addr ("192.0.2.1:1234" form) and decodes the answer.
-func register(t testing.TB, s *Server, addr, body string) (*httptest.ResponseRecorder, map[string]any) {
+func register(t testing.TB, s *clientsServer, addr, body string) (*httptest.ResponseRecorder, map[string]any) {
 	t.Helper()
 	mux := http.NewServeMux()
-	s.clientRoutes(mux)
+	s.routes(mux)
 	r := httptest.NewRequest(http.MethodPost, "https://auth.example.com/register", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	if addr != "" {
@@ -36,9 +36,8 @@ func register(t testing.TB, s *Server, addr, body string) (*httptest.ResponseRec
 	return w, got
 }
 
-// knownClients are the DCR requests real MCP clients send (reference/mcp-authorization.md
-// §3 and the issue threads it cites), with the redirect URIs they then use and one each
-// must not get.
+// knownClients are the DCR requests real MCP clients send, with the redirect URIs they
+// then use and one each must not get.
 var knownClients = []struct {
 	name, body string
 	use        []string
@@ -98,7 +97,7 @@ func TestRegisterKnownClients(t *testing.T) {
 			if !strings.HasPrefix(id, "mcpg-") {
 				t.Fatalf("client_id = %q, want the mcpg- prefix", id)
 			}
-			c, err := s.client(context.Background(), id)
+			c, err := s.lookup(context.Background(), id)
 			if err != nil {
 				t.Fatalf("client(%q) = %v", id, err)
 			}
@@ -152,7 +151,7 @@ func TestRegisterResponse(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
 	}
-	c, err := s.cfg.Store.GetClient(context.Background(), got["client_id"].(string))
+	c, err := s.store.GetClient(context.Background(), got["client_id"].(string))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +227,7 @@ func TestRegisterRejects(t *testing.T) {
 			if w.Code != http.StatusBadRequest || got["error"] != tt.code || got["error_description"] == "" {
 				t.Errorf("POST /register %.60s = %d %v, want 400 %s with a description", tt.body, w.Code, got, tt.code)
 			}
-			if n, _ := s.cfg.Store.CountClients(context.Background()); n != 0 {
+			if n, _ := s.store.CountClients(context.Background()); n != 0 {
 				t.Errorf("a rejected registration stored %d clients", n)
 			}
 		})
@@ -258,7 +257,7 @@ func TestRegisterAccepts(t *testing.T) {
 func TestRegisterPreflight(t *testing.T) {
 	s := newClientsServer(t, nil)
 	mux := http.NewServeMux()
-	s.clientRoutes(mux)
+	s.routes(mux)
 	r := httptest.NewRequest(http.MethodOptions, "https://auth.example.com/register", nil)
 	r.Header.Set("Origin", "http://localhost:6274")
 	r.Header.Set("Access-Control-Request-Method", "POST")
@@ -358,7 +357,7 @@ func TestRegisterClientAddr(t *testing.T) {
 		}
 	})
 	mux := http.NewServeMux()
-	s.clientRoutes(mux)
+	s.routes(mux)
 	post := func(client string) int {
 		r := httptest.NewRequest(http.MethodPost, "/register", strings.NewReader(`{"redirect_uris":["https://a.example/cb"]}`))
 		r.Header.Set("X-Test-Client", client)
@@ -396,20 +395,20 @@ func TestRegistrationExpiry(t *testing.T) {
 	ctx := context.Background()
 
 	clock.Advance(59 * time.Minute)
-	c, err := s.client(ctx, id)
+	c, err := s.lookup(ctx, id)
 	if err != nil {
 		t.Fatalf("client() 59 min after registering = %v", err)
 	}
-	s.touchClient(ctx, c) // used: another hour from now
-	if st, err := s.cfg.Store.GetClient(ctx, id); err != nil || !st.LastUsedAt.Equal(clock.Now()) || !st.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
+	s.touch(ctx, c) // used: another hour from now
+	if st, err := s.store.GetClient(ctx, id); err != nil || !st.LastUsedAt.Equal(clock.Now()) || !st.ExpiresAt.Equal(clock.Now().Add(time.Hour)) {
 		t.Errorf("after touchClient: %+v, %v; want LastUsedAt now and ExpiresAt an hour later", st, err)
 	}
 	clock.Advance(59 * time.Minute)
-	if _, err := s.client(ctx, id); err != nil {
+	if _, err := s.lookup(ctx, id); err != nil {
 		t.Fatalf("client() 59 min after use = %v", err)
 	}
 	clock.Advance(time.Minute)
-	if _, err := s.client(ctx, id); !errors.Is(err, ErrUnknownClient) {
+	if _, err := s.lookup(ctx, id); !errors.Is(err, ErrUnknownClient) {
 		t.Errorf("client() an hour after last use = %v, want ErrUnknownClient", err)
 	}
 }
@@ -430,14 +429,14 @@ func TestRegistrationExpiryServerClock(t *testing.T) {
 	})
 	_, got := register(t, s, "", `{"redirect_uris":["https://a.example/cb"]}`)
 	id := got["client_id"].(string)
-	if _, err := s.client(context.Background(), id); err != nil {
+	if _, err := s.lookup(context.Background(), id); err != nil {
 		t.Fatalf("client() right after registering = %v", err)
 	}
 	clock.Advance(time.Hour)
 	if _, err := st.GetClient(context.Background(), id); err != nil {
 		t.Fatalf("the store's clock should still see the client: %v", err)
 	}
-	if _, err := s.client(context.Background(), id); !errors.Is(err, ErrUnknownClient) {
+	if _, err := s.lookup(context.Background(), id); !errors.Is(err, ErrUnknownClient) {
 		t.Errorf("client() at ExpiresAt by the server's clock = %v, want ErrUnknownClient", err)
 	}
 }
@@ -470,9 +469,10 @@ func FuzzParseRegistration(f *testing.F) {
 	} {
 		f.Add([]byte(b))
 	}
-	scopes := []string{"mcp:read", "mcp:write", "offline_access"}
+	allowed, _ := newScopeSet([]string{"mcp:read", "mcp:write"})
+	scopes := allowed.supported // mcp:read mcp:write offline_access
 	f.Fuzz(func(t *testing.T, body []byte) {
-		c, err := parseRegistration(body, scopes)
+		c, err := parseRegistration(body, allowed)
 		if err != nil {
 			var me *metadataError
 			if !errors.As(err, &me) || (me.code != "invalid_redirect_uri" && me.code != "invalid_client_metadata") {

@@ -1,7 +1,9 @@
 package oauth
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -14,16 +16,22 @@ import (
 // the family issued; an access token of ours goes on the denylist until it expires.
 // Unknown, invalid or expired tokens, and tokens of another client, are answered 200
 // without effect (RFC 7009 §2.2), so the endpoint tells nothing about them.
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+func (t *tokenEndpoint) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	form, terr := readForm(w, r)
 	if terr == nil {
 		var c store.Client
-		if c, terr = s.authenticateClient(r, form); terr == nil {
-			terr = s.revoke(r, c, form.Get("token"), form.Get("token_type_hint"))
+		if c, terr = t.authenticateClient(r, form); terr == nil {
+			terr = t.revoke(r, c, form.Get("token"), form.Get("token_type_hint"))
+			if terr != nil {
+				terr.clientID = c.ID
+			}
 		}
 	}
 	if terr != nil {
-		writeTokenError(w, terr)
+		if terr.clientID == "" {
+			terr.clientID = claimedClientID(r, form)
+		}
+		t.fail(w, r, terr)
 		return
 	}
 	h := w.Header()
@@ -34,19 +42,19 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 }
 
 // revoke revokes token for client c. The hint only orders the lookups.
-func (s *Server) revoke(r *http.Request, c store.Client, token, hint string) *tokenError {
+func (t *tokenEndpoint) revoke(r *http.Request, c store.Client, token, hint string) *tokenError {
 	if token == "" {
-		return badRequest("invalid_request", "token is required")
+		return badRequest(codeInvalidRequest, "token is required")
 	}
 	switch hint {
 	case "", "access_token", "refresh_token":
 	default:
-		return badRequest("unsupported_token_type", "token_type_hint must be access_token or refresh_token")
+		return badRequest(codeUnsupportedTokenType, "token_type_hint must be access_token or refresh_token")
 	}
 	ctx := r.Context()
-	now := s.now()
+	now := t.now()
 	if auth.LooksLikeJWT(token) {
-		claims, err := s.verifyAccessSignature(ctx, token, now)
+		claims, err := t.verifySignature(ctx, token, now)
 		if err != nil {
 			return nil // not one of ours, or forged: nothing to revoke
 		}
@@ -57,23 +65,36 @@ func (s *Server) revoke(r *http.Request, c store.Client, token, hint string) *to
 		if !now.Before(exp) {
 			return nil // expired already
 		}
-		s.deny.addJTI(claims.JTI, exp, now)
-		if err := s.cfg.Store.RevokeAccessToken(ctx, claims.JTI, exp); err != nil {
-			return serverError()
+		t.deny.addJTI(claims.JTI, exp, now)
+		if err := t.store.RevokeAccessToken(ctx, claims.JTI, exp); err != nil {
+			return serverError(fmt.Errorf("oauth: store: RevokeAccessToken: %w", err))
 		}
 		return nil
 	}
-	rt, err := s.cfg.Store.GetRefreshToken(ctx, hashToken(token))
+	rt, err := t.store.GetRefreshToken(ctx, hashToken(token))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil
 	case err != nil:
-		return serverError()
+		return serverError(fmt.Errorf("oauth: store: GetRefreshToken: %w", err))
 	case rt.ClientID != c.ID:
 		return nil
 	}
-	if err := s.revokeFamily(ctx, rt.FamilyID, now); err != nil {
-		return serverError()
+	if err := t.revokeFamily(ctx, rt.FamilyID, now); err != nil {
+		return serverError(err)
+	}
+	return nil
+}
+
+// revokeFamily revokes every refresh token of family and, through the denylist, every
+// access token it issued, here at once and in other replicas at their next store check.
+func (t *tokenEndpoint) revokeFamily(ctx context.Context, family string, now time.Time) error {
+	if family == "" {
+		return nil
+	}
+	t.deny.addFamily(family, now.Add(t.ttl.access+iatLeeway), now)
+	if err := t.store.RevokeFamily(ctx, family, now); err != nil {
+		return fmt.Errorf("oauth: store: RevokeFamily: %w", err)
 	}
 	return nil
 }

@@ -63,10 +63,9 @@ const (
 	keyUpVerifier = "up_verifier"
 )
 
-// initSessions builds the cookie store. An empty SessionSecret gets a random one:
-// sessions then end with the process and are not shared by replicas.
-func (s *Server) initSessions() error {
-	secret := s.cfg.SessionSecret
+// initSessions builds the cookie store from Config.SessionSecret. An empty secret gets
+// a random one: sessions then end with the process and are not shared by replicas.
+func (f *frontChannel) initSessions(secret []byte) error {
 	switch {
 	case len(secret) == 0:
 		secret = make([]byte, minSessionSecret)
@@ -82,10 +81,10 @@ func (s *Server) initSessions() error {
 	if err != nil {
 		return err
 	}
-	https := strings.HasPrefix(s.cfg.Issuer, "https://")
-	s.cookieName = cookieNamePlain
+	https := f.iss.https
+	f.cookieName = cookieNamePlain
 	if https {
-		s.cookieName = cookieNameSecure
+		f.cookieName = cookieNameSecure
 	}
 	cs := sessions.NewCookieStore(hashKey, blockKey)
 	// Never NewCookieStore's defaults (30 days, SameSite=None, no HttpOnly).
@@ -101,7 +100,7 @@ func (s *Server) initSessions() error {
 			sc.MaxLength(maxCookieLen)
 		}
 	}
-	s.cookies = cs
+	f.cookies = cs
 	return nil
 }
 
@@ -110,14 +109,40 @@ type session struct{ *sessions.Session }
 
 // session returns the request's session. A missing cookie, or one that does not
 // decode (forged, expired, from another instance), gives an empty session.
-func (s *Server) session(r *http.Request) *session {
-	ss, _ := s.cookies.New(r, s.cookieName)
+func (f *frontChannel) session(r *http.Request) *session {
+	ss, _ := f.cookies.New(r, f.cookieName)
 	return &session{ss}
 }
 
-// save writes the session cookie.
-func (s *Server) saveSession(w http.ResponseWriter, r *http.Request, ss *session) error {
-	return s.cookies.Save(r, w, ss.Session)
+// saveSession writes the session cookie.
+func (f *frontChannel) saveSession(w http.ResponseWriter, r *http.Request, ss *session) error {
+	return f.cookies.Save(r, w, ss.Session)
+}
+
+// handleLogout ends the browser session (GET or POST /logout). rd, when a safe local
+// path (see safeReturnPath), is where the browser goes next; otherwise a plain
+// "signed out" page is shown. Tokens already issued to clients stay valid: revoke them
+// at /revoke.
+func (f *frontChannel) handleLogout(w http.ResponseWriter, r *http.Request) {
+	ss := f.session(r)
+	for k := range ss.Values {
+		delete(ss.Values, k)
+	}
+	ss.Options.MaxAge = -1
+	f.saveSession(w, r, ss)
+	rd := r.URL.Query().Get("rd")
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if r.ParseForm() == nil && r.PostForm.Has("rd") {
+			rd = r.PostForm.Get("rd")
+		}
+	}
+	if p, ok := safeReturnPath(rd); ok {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, p, http.StatusFound)
+		return
+	}
+	f.writePage(w, r, http.StatusOK, "message.html", pageData{Title: "Signed out", Message: "You are signed out of mcpguard."}, "")
 }
 
 // get returns the string stored under k, "" when none.

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-
-	"github.com/mcpguard/mcpguard/store"
 )
 
 // googleIssuer is the OIDC issuer of Provider "google".
@@ -48,23 +45,22 @@ type upstreamProvider struct {
 	verifier *oidc.IDTokenVerifier
 }
 
-// initUpstream validates the upstream configuration and starts discovery in the
-// background; logins wait for it (Ready reports it).
-func (s *Server) initUpstream(ctx context.Context) error {
-	c := s.cfg
-	u := &upstream{issuer: c.UpstreamIssuer, google: c.Provider == "google", client: c.UpstreamHTTPClient, now: s.now}
+// newUpstream validates the upstream configuration of c and starts discovery in the
+// background, until ctx is done; logins wait for it (ready reports it).
+func newUpstream(ctx context.Context, c Config, iss issuer, now func() time.Time) (*upstream, error) {
+	u := &upstream{issuer: c.UpstreamIssuer, google: c.Provider == "google", client: c.UpstreamHTTPClient, now: now}
 	switch {
 	case u.google && u.issuer == "":
 		u.issuer = googleIssuer
 	case u.issuer == "":
-		return errors.New("oauth: provider oidc needs the upstream issuer (OIDC_ISSUER)")
+		return nil, errors.New("oauth: provider oidc needs the upstream issuer (OIDC_ISSUER)")
 	}
 	if !u.google && c.GoogleHostedDomain != "" {
-		return errors.New("oauth: a Google hosted domain is set but the provider is not google")
+		return nil, errors.New("oauth: a Google hosted domain is set but the provider is not google")
 	}
 	u.hd = strings.ToLower(c.GoogleHostedDomain)
 	if c.UpstreamClientID == "" {
-		return fmt.Errorf("oauth: provider %s needs the upstream client id (CLIENT_ID)", c.Provider)
+		return nil, fmt.Errorf("oauth: provider %s needs the upstream client id (CLIENT_ID)", c.Provider)
 	}
 	if u.client == nil {
 		u.client = &http.Client{Timeout: upstreamClientTimeout}
@@ -77,17 +73,16 @@ func (s *Server) initUpstream(ctx context.Context) error {
 		}
 	}
 	if !slices.Contains(scopes, oidc.ScopeOpenID) {
-		return errors.New("oauth: the upstream scopes must include openid")
+		return nil, errors.New("oauth: the upstream scopes must include openid")
 	}
 	u.config = oauth2.Config{
 		ClientID:     c.UpstreamClientID,
 		ClientSecret: c.UpstreamClientSecret,
-		RedirectURL:  c.Issuer + "/callback",
+		RedirectURL:  iss.url + "/callback",
 		Scopes:       scopes,
 	}
-	s.upstream = u
 	go u.run(ctx)
-	return nil
+	return u, nil
 }
 
 // run discovers the upstream, retrying with exponential backoff until it succeeds or
@@ -127,43 +122,15 @@ func (u *upstream) discover(ctx context.Context) error {
 	return nil
 }
 
-// Ready reports whether the server can serve logins and tokens: the store answers
-// and, for an upstream provider, its discovery succeeded. For /readyz.
-func (s *Server) Ready(ctx context.Context) error {
-	if err := s.cfg.Store.Ping(ctx); err != nil {
-		return fmt.Errorf("oauth: store: %w", err)
+// ready reports whether discovery succeeded, or why not.
+func (u *upstream) ready() error {
+	if u.provider.Load() != nil {
+		return nil
 	}
-	if s.upstream != nil && s.upstream.provider.Load() == nil {
-		if err := s.upstream.lastErr.Load(); err != nil {
-			return *err
-		}
-		return fmt.Errorf("oauth: upstream %q not discovered yet", s.upstream.issuer)
+	if err := u.lastErr.Load(); err != nil {
+		return *err
 	}
-	return nil
-}
-
-// startUpstream sends the browser to the upstream's authorization endpoint with a new
-// state, nonce and PKCE verifier, kept in the session for the callback.
-func (s *Server) startUpstream(w http.ResponseWriter, r *http.Request, ss *session) {
-	p := s.upstream.provider.Load()
-	if p == nil {
-		s.saveSession(w, r, ss)
-		s.errorPage(w, r, http.StatusServiceUnavailable, "Sign-in unavailable", "The identity provider cannot be reached yet. Try again in a moment.")
-		return
-	}
-	state, nonce, verifier := randomString(32), randomString(32), oauth2.GenerateVerifier()
-	ss.set(keyUpState, state)
-	ss.set(keyUpNonce, nonce)
-	ss.set(keyUpVerifier, verifier)
-	if !s.saveOrFail(w, r, ss) {
-		return
-	}
-	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
-	if s.upstream.hd != "" {
-		opts = append(opts, oauth2.SetAuthURLParam("hd", s.upstream.hd))
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, p.config.AuthCodeURL(state, opts...), http.StatusFound)
+	return fmt.Errorf("oauth: upstream %q not discovered yet", u.issuer)
 }
 
 // upstreamClaims are the ID token claims mapped to an identity.
@@ -174,95 +141,6 @@ type upstreamClaims struct {
 	PreferredUsername string `json:"preferred_username"`
 	Groups            any    `json:"groups"` // list of strings, or one string
 	HostedDomain      string `json:"hd"`
-}
-
-// handleCallback is the upstream's redirect back: it checks state, exchanges the code
-// (with the PKCE verifier), verifies the ID token (signature, iss, aud, exp, nonce),
-// applies Google's hd and the allowlists, and logs the user in.
-func (s *Server) handleCallback(w http.ResponseWriter, r *http.Request) {
-	if s.upstream == nil {
-		s.errorPage(w, r, http.StatusNotFound, "Not found", "This server has no upstream identity provider.")
-		return
-	}
-	ss := s.session(r)
-	q := r.URL.Query()
-	want, nonce, verifier := ss.get(keyUpState), ss.get(keyUpNonce), ss.get(keyUpVerifier)
-	ss.clearUpstream() // single use, whatever happens next
-	if want == "" {
-		s.saveSession(w, r, ss)
-		s.errorPage(w, r, http.StatusBadRequest, "No sign-in in progress", "This browser has no sign-in in progress (or its session cookie was lost). Start again from your application.")
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(want)) != 1 {
-		s.saveSession(w, r, ss)
-		s.errorPage(w, r, http.StatusBadRequest, "Sign-in failed", "The identity provider's answer does not belong to this browser's sign-in (state mismatch). Start again from your application.")
-		return
-	}
-	if e := q.Get("error"); e != "" {
-		s.saveSession(w, r, ss)
-		s.errorPage(w, r, http.StatusForbidden, "Sign-in refused", "The identity provider did not sign you in ("+truncate(e, 64)+").")
-		return
-	}
-	id, status, problem := s.upstreamIdentity(r.Context(), q.Get("code"), verifier, nonce)
-	if problem != "" {
-		s.saveSession(w, r, ss)
-		s.errorPage(w, r, status, "Sign-in failed", problem)
-		return
-	}
-	s.loggedIn(w, r, ss, id)
-}
-
-// upstreamIdentity redeems code and returns who logged in, or the status and message
-// of the page explaining why not.
-func (s *Server) upstreamIdentity(ctx context.Context, code, verifier, nonce string) (store.Identity, int, string) {
-	u := s.upstream
-	p := u.provider.Load()
-	if code == "" || p == nil {
-		return store.Identity{}, http.StatusBadRequest, "The identity provider sent no authorization code."
-	}
-	ctx, cancel := context.WithTimeout(ctx, upstreamTimeout)
-	defer cancel()
-	ctx = oidc.ClientContext(ctx, u.client)
-	tok, err := p.config.Exchange(ctx, code, oauth2.VerifierOption(verifier))
-	if err != nil {
-		return store.Identity{}, http.StatusBadGateway, "The identity provider did not accept the sign-in. Start again from your application."
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	if raw == "" {
-		return store.Identity{}, http.StatusBadGateway, "The identity provider sent no ID token."
-	}
-	idt, err := p.verifier.Verify(ctx, raw)
-	if err != nil {
-		return store.Identity{}, http.StatusForbidden, "The identity provider's ID token could not be verified."
-	}
-	if nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		return store.Identity{}, http.StatusForbidden, "The identity provider's ID token does not belong to this sign-in (nonce mismatch)."
-	}
-	var c upstreamClaims
-	if err := idt.Claims(&c); err != nil {
-		return store.Identity{}, http.StatusForbidden, "The identity provider's ID token could not be read."
-	}
-	id := store.Identity{
-		Subject:       idt.Subject,
-		Email:         c.Email,
-		EmailVerified: c.EmailVerified == true || c.EmailVerified == "true",
-		Name:          c.Name,
-		Groups:        claimStrings(c.Groups),
-	}
-	if id.Name == "" {
-		id.Name = c.PreferredUsername
-	}
-	if u.google {
-		// Google asserts email_verified for every account it vouches for; hd is the
-		// only trustworthy sign of a Workspace domain (the email's domain is not).
-		if id.Email == "" || !id.EmailVerified {
-			return store.Identity{}, http.StatusForbidden, "Your Google account's email address is not verified."
-		}
-		if u.hd != "" && !strings.EqualFold(c.HostedDomain, u.hd) {
-			return store.Identity{}, http.StatusForbidden, "Sign in with an account of " + u.hd + "."
-		}
-	}
-	return id, 0, ""
 }
 
 // claimStrings reads a groups-like claim: a list of strings, or one string.
@@ -282,12 +160,4 @@ func claimStrings(v any) []string {
 		return out
 	}
 	return nil
-}
-
-// truncate returns s cut to n bytes, for error codes shown on pages.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

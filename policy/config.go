@@ -353,41 +353,6 @@ func compileRule(where fieldError, j int, rc RuleConfig, resourceNeeded []string
 	return ru, nil
 }
 
-func compileGate(where fieldError, emails, domains, groups []string) (gate, error) {
-	var g gate
-	if len(emails) > 0 {
-		g.emails = make(map[string]struct{}, len(emails))
-	}
-	for _, e := range emails {
-		local, domain, why := parseEmail(e)
-		if why != "" {
-			return gate{}, where.errorf("allowed_emails", "%q is not an email address", e)
-		}
-		g.emails[strings.ToLower(local)+"@"+domain] = struct{}{}
-	}
-	if len(domains) > 0 {
-		g.domains = make(map[string]struct{}, len(domains))
-	}
-	for _, d := range domains {
-		cd, ok := parseDomain(d)
-		if !ok {
-			return gate{}, where.errorf("allowed_domains", "%q is not a domain name", d)
-		}
-		g.domains[cd] = struct{}{}
-	}
-	if len(groups) > 0 {
-		g.groups = make(map[string]struct{}, len(groups))
-	}
-	for _, gr := range groups {
-		if gr == "" {
-			return gate{}, where.errorf("allowed_groups", "empty group name")
-		}
-		g.groups[gr] = struct{}{}
-	}
-	g.active = len(g.emails)+len(g.domains)+len(g.groups) > 0
-	return g, nil
-}
-
 func checkScopes(where fieldError, field string, scopes []string) error {
 	for _, s := range scopes {
 		if !validScopeToken(s) {

@@ -50,14 +50,6 @@ func (t toolPattern) match(name string) bool {
 	return ok
 }
 
-// gate is one allowlist: a resource's or a rule's emails, domains and groups together.
-type gate struct {
-	emails  map[string]struct{} // lower case
-	domains map[string]struct{} // lower case
-	groups  map[string]struct{} // as configured
-	active  bool                // any list is non-empty
-}
-
 // rule is a compiled RuleConfig.
 type rule struct {
 	names   []string // the one name reported in Decision.Rules, shared
@@ -65,7 +57,7 @@ type rule struct {
 	tools   []toolPattern
 	scopes  []string // RequiredScopes, deduplicated
 	needed  []string // the resource's needed scopes followed by scopes: needed when this rule alone applies
-	gate    gate
+	gate    Allowlist
 	deny    bool
 }
 
@@ -345,28 +337,6 @@ func verifiedEmail(id *Identity) (email, domain string) {
 		return "", ""
 	}
 	return lowerASCII(id.Email), domain
-}
-
-// admits reports whether an inactive gate, or an identity matching any entry of the
-// gate's lists: the verified email, its domain, or one of its groups.
-func (g *gate) admits(id *Identity, email, domain string) bool {
-	if !g.active {
-		return true
-	}
-	if email != "" {
-		if _, ok := g.emails[email]; ok {
-			return true
-		}
-		if _, ok := g.domains[domain]; ok {
-			return true
-		}
-	}
-	for _, gr := range id.Groups {
-		if _, ok := g.groups[gr]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 // acceptsToken checks a token identity's issuer and audiences against the resource's

@@ -213,7 +213,7 @@ type Resource struct {
 	anonymous       bool     // Anonymous, or a mode other than strict
 	issuers         []string // JWTIssuers
 	audiences       []string // Audiences
-	gate            gate
+	gate            Allowlist
 	rules           []rule
 	scopesSupported []string
 }

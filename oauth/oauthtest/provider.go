@@ -74,6 +74,10 @@ func NewProvider(t testing.TB, clientID, clientSecret string) *Provider {
 	return p
 }
 
+// Close stops the provider before the test ends, as an identity provider that goes
+// down does: connections to it are refused.
+func (p *Provider) Close() { p.srv.Close() }
+
 // URL returns the issuer identifier.
 func (p *Provider) URL() string { return p.srv.URL }
 
