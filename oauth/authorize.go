@@ -73,7 +73,6 @@ func (s *Server) initFlow(ctx context.Context) error {
 		return err
 	}
 	s.deny = newDenylist()
-	s.verifier = &AccessTokenVerifier{s: s, cache: newAccessCache(accessCacheSize)}
 	if err := s.initKeys(ctx); err != nil {
 		return err
 	}

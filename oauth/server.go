@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/sessions"
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -122,7 +123,7 @@ type Server struct {
 	prefix     string                // the issuer's path, the prefix of every endpoint
 	keys       *keyRing              // signing keys, loaded from the store
 	deny       *denylist             // revocations made by this process
-	verifier   *AccessTokenVerifier  // /auth's view of our access tokens
+	verifier   *auth.OwnTokens       // /auth's view of our access tokens
 	cookies    *sessions.CookieStore // the browser session
 	cookieName string                // "__Host-mcpguard", or "mcpguard_session" over http
 	pages      *template.Template    // the HTML pages
