@@ -7,12 +7,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,13 +64,31 @@ func (c *countingStore) SigningKeys(ctx context.Context) ([]store.SigningKey, er
 	return c.Store.SigningKeys(ctx)
 }
 
+// signingKey returns the kid and private key this server signs with, from the store.
+func (e *flowEnv) signingKey() (string, *ecdsa.PrivateKey) {
+	e.t.Helper()
+	keys, err := e.st.SigningKeys(e.t.Context())
+	if err != nil || len(keys) == 0 {
+		e.t.Fatalf("SigningKeys = %v, %v", keys, err)
+	}
+	k := keys[len(keys)-1]
+	priv, err := x509.ParsePKCS8PrivateKey(k.PrivateKey)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return k.ID, priv.(*ecdsa.PrivateKey)
+}
+
+// TestAccessTokenVerifier: the verifier /auth asks is wired to this server's issuer,
+// keys and resources. Hostile tokens are tested where the verifier lives, in package
+// auth (TestOwnTokensAuthenticate).
 func TestAccessTokenVerifier(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	good := e.tokens().str("access_token")
-	key := e.as.keys.set.Load().signing
+	kid, key := e.signingKey()
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	now := e.clock.Now()
-	header := func() map[string]any { return map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": key.id} }
+	header := func() map[string]any { return map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid} }
 	claims := func() map[string]any {
 		return map[string]any{
 			"iss": e.srv.URL, "sub": "mallory", "aud": flowResource, "scope": "mcp:read mcp:write", "client_id": pubClient,
@@ -88,20 +106,12 @@ func TestAccessTokenVerifier(t *testing.T) {
 		return m
 	}
 	hs256 := func() string {
-		h, _ := json.Marshal(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": key.id})
+		h, _ := json.Marshal(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid})
 		c, _ := json.Marshal(claims())
 		signed := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-		pub, _ := json.Marshal(e.as.keys.set.Load().jwks)
-		m := hmac.New(sha256.New, pub)
+		m := hmac.New(sha256.New, e.as.keys.set.Load().jwks) // the published JWK Set as the secret
 		m.Write([]byte(signed))
 		return signed + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-	}
-	tampered := func() string {
-		parts := strings.Split(good, ".")
-		_, c := decodeJWT(t, good)
-		c["scope"] = "mcp:read mcp:write admin"
-		b, _ := json.Marshal(c)
-		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
 	}
 	tests := []struct {
 		name   string
@@ -109,31 +119,15 @@ func TestAccessTokenVerifier(t *testing.T) {
 		want   error // nil: valid
 	}{
 		{"issued token", bearerHeader(good), nil},
-		{"forged with our key is still ours", bearerHeader(signJWT(t, key.priv, header(), claims())), nil},
-		{"no header", http.Header{}, auth.ErrNoCredentials},
-		{"basic", http.Header{"Authorization": {"Basic YTpi"}}, auth.ErrNoCredentials},
+		{"forged with our key is still ours", bearerHeader(signJWT(t, key, header(), claims())), nil},
+		{"second resource", bearerHeader(signJWT(t, key, header(), with(claims(), "aud", flowOtherResource, "jti", "j2"))), nil},
 		{"api key", bearerHeader("mcpg_0123456789abcdef"), auth.ErrNoCredentials},
 		{"other issuer", bearerHeader(signJWT(t, other, header(), with(claims(), "iss", "https://idp.example"))), auth.ErrNoCredentials},
-		{"issuer with trailing slash", bearerHeader(signJWT(t, other, header(), with(claims(), "iss", e.srv.URL+"/"))), auth.ErrNoCredentials},
-		{"two authorization headers", http.Header{"Authorization": {"Bearer " + good, "Bearer " + good}}, auth.ErrInvalidCredential},
 		{"other key", bearerHeader(signJWT(t, other, header(), claims())), auth.ErrInvalidCredential},
 		{"unknown kid", bearerHeader(signJWT(t, other, with(header(), "kid", "nope"), claims())), auth.ErrInvalidCredential},
-		{"no kid", bearerHeader(signJWT(t, key.priv, with(header(), "kid", nil), claims())), auth.ErrInvalidCredential},
-		{"alg none", bearerHeader(signJWT(t, nil, with(header(), "alg", "none"), claims()) + "x"), auth.ErrInvalidCredential},
-		{"alg HS256 with the public key", bearerHeader(hs256()), auth.ErrInvalidCredential},
-		{"typ JWT (an ID token)", bearerHeader(signJWT(t, key.priv, with(header(), "typ", "JWT"), claims())), auth.ErrInvalidCredential},
-		{"typ missing", bearerHeader(signJWT(t, key.priv, with(header(), "typ", nil), claims())), auth.ErrInvalidCredential},
-		{"crit header", bearerHeader(signJWT(t, key.priv, with(header(), "crit", []string{"exp"}), claims())), auth.ErrInvalidCredential},
-		{"tampered scope", bearerHeader(tampered()), auth.ErrInvalidCredential},
-		{"expired", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "exp", now.Unix()))), auth.ErrInvalidCredential},
-		{"no exp", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "exp", nil))), auth.ErrInvalidCredential},
-		{"iat in the future", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(time.Minute).Unix()))), auth.ErrInvalidCredential},
-		{"iat slightly ahead (replica clocks)", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "iat", now.Add(20*time.Second).Unix(), "jti", "j2"))), nil},
-		{"other audience", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "aud", "https://evil.example/mcp"))), auth.ErrInvalidCredential},
-		{"audience list", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "aud", []string{flowResource}))), auth.ErrInvalidCredential},
-		{"no jti", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "jti", nil))), auth.ErrInvalidCredential},
-		{"no family", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "fam", nil))), auth.ErrInvalidCredential},
-		{"no subject", bearerHeader(signJWT(t, key.priv, header(), with(claims(), "sub", nil))), auth.ErrInvalidCredential},
+		{"alg HS256 with the JWK Set", bearerHeader(hs256()), auth.ErrInvalidCredential},
+		{"expired", bearerHeader(signJWT(t, key, header(), with(claims(), "exp", now.Unix()))), auth.ErrInvalidCredential},
+		{"other audience", bearerHeader(signJWT(t, key, header(), with(claims(), "aud", "https://evil.example/mcp"))), auth.ErrInvalidCredential},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

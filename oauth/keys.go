@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -14,12 +13,12 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -27,59 +26,50 @@ import (
 const (
 	accessTokenAlg  = "ES256"
 	accessTokenType = "at+jwt"
-	// keyReloadCooldown bounds how often a token with an unknown kid (signed by another
-	// replica's fresh key) makes this process reload the keys from the store.
-	keyReloadCooldown = 30 * time.Second
 )
 
 // keyRing holds the signing keys loaded from the store. Tokens are signed with the
-// newest key and verified with any; verification never calls the store, except for a
-// reload, at most once per keyReloadCooldown, when a token names an unknown kid.
+// newest key and verified with any. It is the verifier's auth.KeySource: verification
+// never calls the store, except for a reload (auth.OwnTokens bounds how often) when a
+// token names an unknown kid.
 type keyRing struct {
 	st  store.Store
 	set atomic.Pointer[keySet]
-
-	mu         sync.Mutex // serializes reloads
-	lastReload time.Time
 }
 
 // keySet is one immutable generation of loaded keys.
 type keySet struct {
-	signing *signingKey
-	byID    map[string]*signingKey
-	jwks    []byte // the rendered JWK Set (RFC 7517 §5)
-}
-
-// signingKey is one parsed key.
-type signingKey struct {
-	id   string
-	priv *ecdsa.PrivateKey
+	signer jose.Signer        // the newest key's: ES256, its kid, typ at+jwt
+	public jose.JSONWebKeySet // every key's public half, kid, alg and use
+	jwks   []byte             // public, rendered (RFC 7517 §5)
 }
 
 // initKeys loads the signing keys, generating and storing a first one when the store
-// has none, so that a restart keeps verifying the tokens it issued.
+// has none, so that a restart keeps verifying the tokens it issued; then it builds the
+// verifier of the tokens they sign.
 func (s *Server) initKeys(ctx context.Context) error {
 	s.keys = &keyRing{st: s.cfg.Store}
 	if err := s.keys.load(ctx); err != nil {
 		return err
 	}
-	if s.keys.set.Load() != nil {
-		return nil
-	}
-	k, err := newSigningKey(s.now())
-	if err != nil {
-		return err
-	}
-	if err := s.cfg.Store.AddSigningKey(ctx, k); err != nil {
-		return fmt.Errorf("oauth: store the first signing key: %w", err)
-	}
-	if err := s.keys.load(ctx); err != nil {
-		return err
-	}
 	if s.keys.set.Load() == nil {
-		return errors.New("oauth: the store kept no signing key")
+		k, err := newSigningKey(s.now())
+		if err != nil {
+			return err
+		}
+		if err := s.cfg.Store.AddSigningKey(ctx, k); err != nil {
+			return fmt.Errorf("oauth: store the first signing key: %w", err)
+		}
+		if err := s.keys.load(ctx); err != nil {
+			return err
+		}
+		if s.keys.set.Load() == nil {
+			return errors.New("oauth: the store kept no signing key")
+		}
 	}
-	return nil
+	var err error
+	s.verifier, err = s.newVerifier()
+	return err
 }
 
 // newSigningKey generates a P-256 key whose kid is its RFC 7638 JWK thumbprint.
@@ -114,8 +104,8 @@ func (kr *keyRing) load(ctx context.Context) error {
 	if len(stored) == 0 {
 		return nil
 	}
-	ks := &keySet{byID: make(map[string]*signingKey, len(stored))}
-	var pub jose.JSONWebKeySet
+	ks := &keySet{}
+	var newest jose.JSONWebKey
 	for _, sk := range stored {
 		if sk.Algorithm != accessTokenAlg {
 			return fmt.Errorf("oauth: signing key %q: algorithm %q is not %s", sk.ID, sk.Algorithm, accessTokenAlg)
@@ -128,37 +118,36 @@ func (kr *keyRing) load(ctx context.Context) error {
 		if !ok || priv.Curve != elliptic.P256() {
 			return fmt.Errorf("oauth: signing key %q is not a P-256 key", sk.ID)
 		}
-		k := &signingKey{id: sk.ID, priv: priv}
-		ks.byID[k.id] = k
-		ks.signing = k // keys come oldest first: the newest signs
-		pub.Keys = append(pub.Keys, jose.JSONWebKey{Key: priv.Public(), KeyID: k.id, Algorithm: accessTokenAlg, Use: "sig"})
+		newest = jose.JSONWebKey{Key: priv, KeyID: sk.ID} // keys come oldest first: the newest signs
+		ks.public.Keys = append(ks.public.Keys, jose.JSONWebKey{Key: priv.Public(), KeyID: sk.ID, Algorithm: accessTokenAlg, Use: "sig"})
 	}
-	if ks.jwks, err = json.Marshal(pub); err != nil {
+	// The kid comes from the key; alg and typ head every token (RFC 9068 §2.1).
+	opts := (&jose.SignerOptions{}).WithType(accessTokenType)
+	if ks.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: newest}, opts); err != nil {
+		return fmt.Errorf("oauth: signing key %q: %w", newest.KeyID, err)
+	}
+	if ks.jwks, err = json.Marshal(ks.public); err != nil {
 		return fmt.Errorf("oauth: render the JWK set: %w", err)
 	}
 	kr.set.Store(ks)
 	return nil
 }
 
-// key returns the loaded key with kid. An unknown kid reloads the keys from the store,
-// at most once per keyReloadCooldown: another replica may have added a key.
-func (kr *keyRing) key(ctx context.Context, kid string, now time.Time) *signingKey {
-	if k := kr.set.Load().byID[kid]; k != nil {
-		return k
+// PublicKeys returns the public halves of the loaded keys (auth.KeySource).
+func (kr *keyRing) PublicKeys() *jose.JSONWebKeySet {
+	if ks := kr.set.Load(); ks != nil {
+		return &ks.public
 	}
-	kr.mu.Lock()
-	defer kr.mu.Unlock()
-	if k := kr.set.Load().byID[kid]; k != nil {
-		return k
+	return nil
+}
+
+// ReloadPublicKeys reloads the keys from the store, where another replica may have
+// added one, and returns the public halves (auth.KeySource). The newest key then signs.
+func (kr *keyRing) ReloadPublicKeys(ctx context.Context) (*jose.JSONWebKeySet, error) {
+	if err := kr.load(ctx); err != nil {
+		return nil, err
 	}
-	if now.Sub(kr.lastReload) < keyReloadCooldown {
-		return nil
-	}
-	kr.lastReload = now
-	if kr.load(ctx) != nil {
-		return nil
-	}
-	return kr.set.Load().byID[kid]
+	return kr.PublicKeys(), nil
 }
 
 // handleJWKS serves the public keys (RFC 7517) at /jwks.
@@ -170,24 +159,6 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	w.Write(s.keys.set.Load().jwks)
 }
 
-// accessClaims are the claims of an access token (RFC 9068 §2.2). fam names the refresh
-// token family the token belongs to, so revoking the family revokes the token.
-type accessClaims struct {
-	Issuer        string   `json:"iss"`
-	Subject       string   `json:"sub"`
-	Audience      string   `json:"aud"`
-	Scope         string   `json:"scope,omitempty"`
-	ClientID      string   `json:"client_id"`
-	Email         string   `json:"email,omitempty"`
-	EmailVerified *bool    `json:"email_verified,omitempty"`
-	Name          string   `json:"name,omitempty"`
-	Groups        []string `json:"groups,omitempty"`
-	JTI           string   `json:"jti"`
-	IssuedAt      int64    `json:"iat"`
-	Expiry        int64    `json:"exp"`
-	Family        string   `json:"fam"`
-}
-
 // grant is what an access token is minted for.
 type grant struct {
 	clientID string
@@ -197,11 +168,11 @@ type grant struct {
 	family   string
 }
 
-// mintAccessToken signs an access token for g, valid AccessTokenTTL from now.
+// mintAccessToken signs an access token for g, valid AccessTokenTTL from now. Its
+// claims are auth.OwnTokenClaims, which auth.OwnTokens verifies.
 func (s *Server) mintAccessToken(g grant, now time.Time) (token string, exp time.Time, err error) {
-	k := s.keys.set.Load().signing
 	exp = now.Add(s.ttl.access)
-	c := accessClaims{
+	c := auth.OwnTokenClaims{
 		Issuer:   s.cfg.Issuer,
 		Subject:  g.identity.Subject,
 		Audience: g.resource,
@@ -219,30 +190,18 @@ func (s *Server) mintAccessToken(g grant, now time.Time) (token string, exp time
 		v := g.identity.EmailVerified
 		c.EmailVerified = &v
 	}
-	header, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{accessTokenAlg, k.id, accessTokenType})
-	if err != nil {
-		return "", time.Time{}, err
-	}
 	payload, err := json.Marshal(c)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	enc := base64.RawURLEncoding
-	signed := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
-	digest := sha256.Sum256([]byte(signed))
-	r, sig, err := ecdsa.Sign(rand.Reader, k.priv, digest[:])
+	jws, err := s.keys.set.Load().signer.Sign(payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("oauth: sign an access token: %w", err)
 	}
-	// RFC 7518 §3.4: R and S as 32-byte big-endian integers, concatenated.
-	var rs [64]byte
-	r.FillBytes(rs[:32])
-	sig.FillBytes(rs[32:])
-	return signed + "." + enc.EncodeToString(rs[:]), exp, nil
+	if token, err = jws.CompactSerialize(); err != nil {
+		return "", time.Time{}, fmt.Errorf("oauth: serialize an access token: %w", err)
+	}
+	return token, exp, nil
 }
 
 // randomString returns n random bytes, base64url encoded without padding.

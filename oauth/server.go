@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/mcpguard/mcpguard/auth"
 )
 
 // Server is mcpguard's OAuth 2.1 authorization server for MCP clients. It owns the
@@ -26,10 +28,10 @@ type Server struct {
 	now      func() time.Time
 	issuer   issuer
 	ttl      lifetimes
-	flowCtx  context.Context      // New's ctx: background work and store calls of /auth
-	keys     *keyRing             // signing keys, loaded from the store
-	deny     *denylist            // revocations made by this process
-	verifier *AccessTokenVerifier // /auth's view of our access tokens
+	flowCtx  context.Context // New's ctx: background work and store calls of /auth
+	keys     *keyRing        // signing keys, loaded from the store
+	deny     *denylist       // revocations made by this process
+	verifier *auth.OwnTokens // /auth's view of our access tokens
 
 	discovery *discovery
 	clients   *registry
@@ -72,7 +74,6 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if err := s.initKeys(ctx); err != nil {
 		return nil, err
 	}
-	s.verifier = &AccessTokenVerifier{s: s, cache: newAccessCache(accessCacheSize)}
 	// Last: an upstream provider starts its discovery in the background.
 	if s.accounts, err = newAccounts(ctx, c, iss, s.now); err != nil {
 		return nil, err

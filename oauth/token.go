@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -35,7 +36,7 @@ type tokenEndpoint struct {
 	accounts        *accounts
 	deny            *denylist
 	mint            func(g grant, now time.Time) (token string, exp time.Time, err error)
-	verifySignature func(ctx context.Context, token string, now time.Time) (*accessClaims, error)
+	verifySignature func(ctx context.Context, token string, now time.Time) (*auth.OwnTokenClaims, error)
 	onGrant         func(grant, result string) // Config.OnGrant
 }
 

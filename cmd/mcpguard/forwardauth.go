@@ -51,7 +51,7 @@ func authenticate(a authenticator, r *auth.Request) (auth.Principal, error) {
 		return a.Authenticate(r)
 	case *auth.ProxyIdentity:
 		return a.Authenticate(r)
-	case *oauth.AccessTokenVerifier:
+	case *auth.OwnTokens:
 		return a.Authenticate(r)
 	}
 	// Another kind gets a copy on the heap and hands back what it memoized.
