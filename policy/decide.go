@@ -91,8 +91,9 @@ const minTrustedMCPVersion = "2026-07-28"
 
 // Decide decides one request. It never fails: an unknown host or path is denied. In order:
 //
-//  1. Match the resource by host and path prefix (an exact host beats "*", then the
-//     longest prefix wins, then configuration order); none: Deny, ReasonNoResource.
+//  1. Match the resource by host and path prefix (the exact host, then the host without
+//     its port, then "*"; within each, the longest prefix wins, then configuration
+//     order); none: Deny, ReasonNoResource.
 //  2. A path whose longest matching prefix is public: Allow, ReasonPublicPath.
 //  3. A CORS preflight (an OPTIONS request) unless PreflightRequiresAuth: Allow, ReasonPreflight.
 //  4. Mcp-Method / Mcp-Name are trusted only with MCP-Protocol-Version 2026-07-28 or
@@ -205,7 +206,9 @@ func (d Decision) with(res Result, reason Reason, msg string) Decision {
 
 // match finds the resource for a canonical host and a path, and whether the path is
 // public there: the longest prefix among the resources that name the host, else among
-// the "*" resources; configuration order breaks ties.
+// those that name it without its port, else among the "*" resources; configuration
+// order breaks ties. So a request for a.test:8443 that no resource names is a.test's,
+// never a catch-all's.
 func (p *Policy) match(host, reqPath string) (*Resource, bool) {
 	if !validRequestPath(reqPath) {
 		return nil, false
@@ -213,7 +216,25 @@ func (p *Policy) match(host, reqPath string) (*Resource, bool) {
 	if r, public := longestMatch(p.byHost[host], reqPath); r != nil {
 		return r, public
 	}
+	if name, ok := withoutPort(host); ok {
+		if r, public := longestMatch(p.byHost[name], reqPath); r != nil {
+			return r, public
+		}
+	}
 	return longestMatch(p.anyHost, reqPath)
+}
+
+// withoutPort returns host without its ":port", and whether it had one. A bracketed
+// IPv6 literal keeps its brackets.
+func withoutPort(host string) (string, bool) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || strings.IndexByte(host[i:], ']') >= 0 {
+		return host, false // no port, or the colon is inside an IPv6 literal
+	}
+	if strings.HasPrefix(host, "[") && host[i-1] != ']' {
+		return host, false // an unbracketed colon after a bracket: not host:port
+	}
+	return host[:i], true
 }
 
 func longestMatch(candidates []*Resource, reqPath string) (best *Resource, public bool) {

@@ -41,7 +41,7 @@ type Identity struct {
 // Request is the original request as the edge proxy received it (already normalized by the caller).
 type Request struct {
 	Method             string // original HTTP method, upper case
-	Host               string // canonical host: lower case, no trailing dot, default port removed
+	Host               string // canonical host: lower case, no trailing dot, default port removed; another port is kept
 	Path               string // normalized path (cleaned), never a query
 	Preflight          bool   // CORS preflight: OPTIONS with Origin and Access-Control-Request-Method
 	MCPProtocolVersion string // MCP-Protocol-Version header value ("" when absent)
