@@ -83,6 +83,7 @@ const (
 	msgNotAllowed            = "you are not allowed to access this resource"
 	msgDeniedByRule          = "this operation is denied by policy"
 	msgMCPHeadersUntrusted   = "this resource requires MCP-Protocol-Version 2026-07-28 or later"
+	msgAudienceMismatch      = "token audience is not this resource"
 )
 
 // minTrustedMCPVersion is the first MCP revision whose servers must reject requests whose
@@ -103,7 +104,9 @@ const minTrustedMCPVersion = "2026-07-28"
 //  5. No identity: Challenge ReasonInvalidCredential when a credential failed; Allow
 //     ReasonAnonymous for an anonymous resource with nothing required; Deny
 //     ReasonDeniedByRule when a rule denies; otherwise Challenge ReasonNoCredential.
-//  6. A credential kind the resource does not accept: Challenge ReasonCredentialNotAccepted.
+//  6. A credential kind or token issuer the resource does not accept: Challenge
+//     ReasonCredentialNotAccepted; a jwt or oauth token none of whose audiences is the
+//     resource URL or in its Audiences: Challenge ReasonAudienceMismatch.
 //  7. An applicable rule that denies: Deny ReasonDeniedByRule.
 //  8. An allowlist (the resource's, each applicable rule's) that does not admit the
 //     identity: Deny ReasonNotAllowed.
@@ -173,9 +176,13 @@ func (p *Policy) Decide(in Input) Decision {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonNoCredential, msgNoCredential)
 	}
-	if !r.Accepts(id.Source) || !r.acceptsToken(id) {
+	if !r.Accepts(id.Source) || !r.acceptsIssuer(id) {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonCredentialNotAccepted, msgCredentialNotAccepted)
+	}
+	if !r.acceptsAudience(id) {
+		d.Scopes = needed
+		return d.with(Challenge, ReasonAudienceMismatch, msgAudienceMismatch)
 	}
 	if denied {
 		return d.with(Deny, ReasonDeniedByRule, msgDeniedByRule)
@@ -390,24 +397,24 @@ func (g *gate) admits(id *Identity, email, domain string) bool {
 	return false
 }
 
-// acceptsToken checks a token identity's issuer and audiences against the resource's
-// lists (RFC 8707: a token minted for another resource is not accepted here).
-func (r *Resource) acceptsToken(id *Identity) bool {
+// acceptsIssuer checks a jwt identity's issuer against the resource's jwt_issuers.
+func (r *Resource) acceptsIssuer(id *Identity) bool {
+	return id.Source != SourceJWT || len(r.issuers) == 0 || contains(r.issuers, id.Issuer)
+}
+
+// acceptsAudience checks that a token identity (jwt or oauth) carries one of the
+// resource's audiences: its URL or one of Audiences (RFC 8707 §2: a token minted for
+// another resource is not accepted here).
+func (r *Resource) acceptsAudience(id *Identity) bool {
 	if id.Source != SourceJWT && id.Source != SourceOAuth {
 		return true
 	}
-	if len(r.issuers) > 0 && (id.Source == SourceJWT) && !contains(r.issuers, id.Issuer) {
-		return false
-	}
-	if len(r.audiences) > 0 {
-		for _, a := range id.Audiences {
-			if contains(r.audiences, a) {
-				return true
-			}
+	for _, a := range id.Audiences {
+		if contains(r.audiences, a) {
+			return true
 		}
-		return false
 	}
-	return true
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -55,21 +55,24 @@ func decideConfig() policy.Config {
 	}
 }
 
+// everyResource is the aud of the test tokens: every resource of decideConfig.
+var everyResource = []string{mcpURL, strictURL, allowURL, anonURL, keysURL, multiURL}
+
 var (
-	reader = &policy.Identity{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth}
-	writer = &policy.Identity{Subject: "wes", Scopes: []string{"mcp:write"}, Source: policy.SourceJWT}
+	reader = &policy.Identity{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth, Audiences: everyResource}
+	writer = &policy.Identity{Subject: "wes", Scopes: []string{"mcp:write"}, Source: policy.SourceJWT, Audiences: everyResource}
 	admin  = &policy.Identity{Subject: "ada", Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}, Source: policy.SourceSession}
 	master = &policy.Identity{Subject: "api-key", AllScopes: true, Source: policy.SourceAPIKey}
 )
 
 // ident returns an OAuth identity with the given scopes.
 func ident(scopes ...string) *policy.Identity {
-	return &policy.Identity{Subject: "s", Scopes: scopes, Source: policy.SourceOAuth}
+	return &policy.Identity{Subject: "s", Scopes: scopes, Source: policy.SourceOAuth, Audiences: everyResource}
 }
 
 // who returns an identity with a verified (or not) email and groups.
 func who(email string, verified bool, groups ...string) *policy.Identity {
-	return &policy.Identity{Subject: "s", Email: email, EmailVerified: verified, Groups: groups, Source: policy.SourceOAuth}
+	return &policy.Identity{Subject: "s", Email: email, EmailVerified: verified, Groups: groups, Source: policy.SourceOAuth, Audiences: everyResource}
 }
 
 // call is a tools/call request for tool name under protocol version v.
@@ -170,6 +173,8 @@ var decideCases = []decideCase{
 		want{policy.Challenge, policy.ReasonCredentialNotAccepted, mcpURL, []string{readScope}, nil, nil}},
 	{"unknown source", in(get(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: "magic"}),
 		want{policy.Challenge, policy.ReasonCredentialNotAccepted, mcpURL, []string{readScope}, nil, nil}},
+	{"token for another resource", in(get(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: policy.SourceOAuth, Audiences: []string{strictURL}}),
+		want{policy.Challenge, policy.ReasonAudienceMismatch, mcpURL, []string{readScope}, nil, nil}},
 	{"api key by group", in(get("keys.example.com", "/mcp"), &policy.Identity{Subject: "ci", Groups: []string{"bots"}, Source: policy.SourceAPIKey}),
 		want{policy.Allow, policy.ReasonAllowed, keysURL, nil, nil, nil}},
 	{"api key without group", in(get("keys.example.com", "/mcp"), master), want{policy.Deny, policy.ReasonNotAllowed, keysURL, nil, nil, nil}},
@@ -206,7 +211,7 @@ var decideCases = []decideCase{
 	{"unrelated scopes", in(get(mcpHost, "/mcp"), ident("mcp:reader", "MCP:READ")), want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope}, []string{readScope}, nil}},
 	{"writer on write tool", in(call(mcpHost, vLater, "update_issue"), writer), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"write"}}},
 	{"admin tool", in(call(mcpHost, v2026, "admin_reset"), admin), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"admin"}}},
-	{"admin tool group without scope", in(call(mcpHost, v2026, "admin_reset"), &policy.Identity{Scopes: []string{writeScope}, Groups: []string{"admins"}, Source: policy.SourceOAuth}),
+	{"admin tool group without scope", in(call(mcpHost, v2026, "admin_reset"), &policy.Identity{Scopes: []string{writeScope}, Groups: []string{"admins"}, Source: policy.SourceOAuth, Audiences: []string{mcpURL}}),
 		want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope, "mcp:admin"}, []string{"mcp:admin"}, []string{"admin"}}},
 	{"AllScopes", in(call(mcpHost, v2026, "create_issue"), master), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"write"}}},
 	{"several rules all scopes", in(call("multi.example.com", v2026, "xray"), ident("b")),
@@ -255,6 +260,7 @@ func TestDecideReasonsCovered(t *testing.T) {
 		policy.ReasonAllowed, policy.ReasonPublicPath, policy.ReasonAnonymous, policy.ReasonPreflight, policy.ReasonNoResource,
 		policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted, policy.ReasonInsufficientScope,
 		policy.ReasonNotAllowed, policy.ReasonDeniedByRule, policy.ReasonMCPHeadersUntrusted,
+		policy.ReasonAudienceMismatch,
 	}
 	seen := map[policy.Reason]bool{}
 	for _, tt := range decideCases {
@@ -330,6 +336,7 @@ func TestDecideAllocs(t *testing.T) {
 		{"allow with one rule", in(call(mcpHost, v2026, "update_issue"), writer)},
 		{"allow by allowlist", in(get(allowHost, "/mcp"), who("bob@allowed.com", true))},
 		{"challenge", in(get(mcpHost, "/mcp"), nil)},
+		{"audience mismatch", in(get(mcpHost, "/mcp"), &policy.Identity{Source: policy.SourceJWT, Audiences: []string{"https://elsewhere/mcp"}})},
 		{"public path", in(get(mcpHost, "/mcp/health"), nil)},
 	}
 	for _, tt := range tests {

@@ -22,7 +22,10 @@ func Example() {
 	r := p.Resources()[0]
 	fmt.Println(r.URL(), r.MetadataURL())
 
-	alice := &policy.Identity{Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth}
+	alice := &policy.Identity{
+		Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth,
+		Audiences: []string{"https://mcp.example.com/mcp"}, // the token was minted for this resource
+	}
 	call := policy.Request{
 		Method: "POST", Host: "mcp.example.com", Path: "/mcp",
 		MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call", MCPName: "create_issue",

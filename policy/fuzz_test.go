@@ -67,7 +67,7 @@ func FuzzDecide(f *testing.F) {
 		if hasID {
 			in.Identity = &policy.Identity{
 				Subject: "fuzz", Email: email, EmailVerified: true, Source: policy.SourceOAuth,
-				Scopes: strings.Fields(scopes), Groups: strings.Fields(groups),
+				Scopes: strings.Fields(scopes), Groups: strings.Fields(groups), Audiences: everyResource,
 			}
 		}
 		d := pol.Decide(in)
@@ -100,7 +100,7 @@ func FuzzDecide(f *testing.F) {
 			}
 		case policy.Challenge:
 			switch d.Reason {
-			case policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted:
+			case policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted, policy.ReasonAudienceMismatch:
 			default:
 				t.Fatalf("Decide(%+v) = challenge/%v, want a credential reason", in.Request, d.Reason)
 			}

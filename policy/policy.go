@@ -35,7 +35,7 @@ type Identity struct {
 	Source        Source
 	ClientID      string
 	Issuer        string   // token issuer (jwt and oauth identities)
-	Audiences     []string // token audiences (jwt and oauth identities)
+	Audiences     []string // token audiences (jwt and oauth identities); one must be the resource's, see [ResourceConfig.Audiences]
 }
 
 // Request is the original request as the edge proxy received it (already normalized by the caller).
@@ -63,6 +63,13 @@ type Config struct {
 	// relation is transitive. Nil means [DefaultScopeImplications]; an empty map means
 	// no implications.
 	ScopeImplications map[string][]string `json:"scope_implications,omitempty"`
+	// IssuerAudiences maps each external JWT issuer the caller verifies tokens of to the
+	// audiences it verifies for that issuer (auth.IssuerConfig.Audiences). With it, [New]
+	// refuses a resource that accepts jwt credentials but could never match an audience
+	// of the issuers it accepts, and a jwt_issuers entry that names no such issuer. Nil
+	// means the caller verifies no external JWTs, and New checks nothing about issuers.
+	// It is not part of the policy file: the issuers are configured beside it.
+	IssuerAudiences map[string][]string `json:"-"`
 }
 
 // DefaultScopeImplications returns a fresh copy of the implications used when
@@ -74,15 +81,19 @@ func DefaultScopeImplications() map[string][]string {
 
 // ResourceConfig is one protected resource in a [Config].
 type ResourceConfig struct {
-	URL                   string         `json:"url"`                        // canonical resource URL https://mcp.example.com/mcp (RFC 8707 audience); http or https, absolute, no query/fragment/userinfo
-	Hosts                 []string       `json:"hosts,omitempty"`            // extra host names this resource answers for; "*" = any host
-	Paths                 []string       `json:"paths,omitempty"`            // protected path prefixes; default: [the URL's path] (or "/" when the URL path is empty)
-	PublicPaths           []string       `json:"public_paths,omitempty"`     // prefixes that pass without credentials (explicit, never a fallback)
-	Credentials           []Source       `json:"credentials,omitempty"`      // accepted credential kinds; empty = every kind except anonymous
-	Anonymous             bool           `json:"anonymous,omitempty"`        // requests without a credential may pass when no requirement applies
-	Mode                  Mode           `json:"mode,omitempty"`             // strict (default), optional or permissive, as in agentgateway
-	JWTIssuers            []string       `json:"jwt_issuers,omitempty"`      // issuers whose tokens this resource accepts; empty = every configured issuer
-	Audiences             []string       `json:"audiences,omitempty"`        // token audiences this resource accepts (RFC 8707); empty = any the issuer accepts
+	URL         string   `json:"url"`                    // canonical resource URL https://mcp.example.com/mcp (RFC 8707 audience); http or https, absolute, no query/fragment/userinfo
+	Hosts       []string `json:"hosts,omitempty"`        // extra host names this resource answers for; "*" = any host
+	Paths       []string `json:"paths,omitempty"`        // protected path prefixes; default: [the URL's path] (or "/" when the URL path is empty)
+	PublicPaths []string `json:"public_paths,omitempty"` // prefixes that pass without credentials (explicit, never a fallback)
+	Credentials []Source `json:"credentials,omitempty"`  // accepted credential kinds; empty = every kind except anonymous
+	Anonymous   bool     `json:"anonymous,omitempty"`    // requests without a credential may pass when no requirement applies
+	Mode        Mode     `json:"mode,omitempty"`         // strict (default), optional or permissive, as in agentgateway
+	JWTIssuers  []string `json:"jwt_issuers,omitempty"`  // issuers whose tokens this resource accepts; empty = every configured issuer
+	// Audiences are the token audiences this resource accepts besides its URL (RFC 8707).
+	// A jwt or oauth identity passes only with an aud equal to the URL (as canonicalized,
+	// or exactly as configured) or to one of these, so a token minted for one resource
+	// never opens another unless that resource lists the token's audience here.
+	Audiences             []string       `json:"audiences,omitempty"`
 	RequiredScopes        []string       `json:"required_scopes,omitempty"`  // scopes every request needs
 	ScopesSupported       []string       `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
 	AllowedEmails         []string       `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
@@ -169,6 +180,7 @@ const (
 	ReasonNotAllowed            Reason = "not_allowed" // an allowlist did not match
 	ReasonDeniedByRule          Reason = "denied_by_rule"
 	ReasonMCPHeadersUntrusted   Reason = "mcp_headers_untrusted"
+	ReasonAudienceMismatch      Reason = "audience_mismatch" // a token minted for another resource
 )
 
 // Decision is the outcome of [Policy.Decide]. Its slices may be shared with the
@@ -181,6 +193,21 @@ type Decision struct {
 	Missing  []string  // insufficient_scope: the needed scopes the identity lacks (after implication)
 	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule)
 	Message  string    // short client-safe English description (goes into error_description)
+}
+
+// InvalidToken reports whether d is a Challenge about the credential presented, which
+// the challenge reports as error="invalid_token" (RFC 6750 §3.1): it failed
+// verification, is of a kind or issuer the resource does not accept, or was minted for
+// another resource.
+func (d Decision) InvalidToken() bool {
+	if d.Result != Challenge {
+		return false
+	}
+	switch d.Reason {
+	case ReasonInvalidCredential, ReasonCredentialNotAccepted, ReasonAudienceMismatch:
+		return true
+	}
+	return false
 }
 
 // Policy is a compiled, immutable [Config]; it is safe for concurrent use.
@@ -212,7 +239,7 @@ type Resource struct {
 	needed          []string // RequiredScopes, deduplicated
 	anonymous       bool     // Anonymous, or a mode other than strict
 	issuers         []string // JWTIssuers
-	audiences       []string // Audiences
+	audiences       []string // the audiences a token may carry: the URL, as canonicalized and as configured, then Audiences
 	gate            gate
 	rules           []rule
 	scopesSupported []string
