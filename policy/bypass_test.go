@@ -29,7 +29,10 @@ func TestBypasses(t *testing.T) {
 	user := func(email string) *policy.Identity {
 		return &policy.Identity{Subject: "u", Email: email, EmailVerified: true, Source: policy.SourceOAuth, Audiences: aud}
 	}
-	req := func(host, path string) policy.Request { return policy.Request{Method: "GET", Host: host, Path: path} }
+	// req is a trusted request that the admin rule does not match.
+	req := func(host, path string) policy.Request {
+		return policy.Request{Method: "POST", Host: host, Path: path, MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/list"}
+	}
 	tests := []struct {
 		name   string
 		in     policy.Input
@@ -69,8 +72,20 @@ func TestBypasses(t *testing.T) {
 		// challenged even on an anonymous resource, never downgraded to anonymous.
 		{"invalid credential on anonymous resource", policy.Input{Request: req("anon.company.com", "/mcp"), CredentialInvalid: true}, policy.Challenge, policy.ReasonInvalidCredential},
 		// GHSA-652x-m2gr-hppm (oauth2-proxy): a group restriction silently stopped enforcing.
-		{"group gate enforced", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPName: "admin_drop"},
+		{"group gate enforced", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call", MCPName: "admin_drop"},
 			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		// A rule keyed on Mcp-Name must not be skipped by leaving the header out...
+		{"omitted Mcp-Name", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonMissingMCPHeader},
+		{"omitted Mcp-Method", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPName: "admin_drop"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonMissingMCPHeader},
+		// ...nor by claiming an older protocol version, or none: every rule applies then.
+		{"downgraded version", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2025-06-18", MCPMethod: "tools/call", MCPName: "read_only"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		{"dropped version", policy.Input{Request: policy.Request{Host: host, Path: "/mcp"}, Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		// A port no resource names must not fall through to the public "*" resource.
+		{"unnamed port", policy.Input{Request: req(host+":8443", "/mcp")}, policy.Challenge, policy.ReasonNoCredential},
+		{"unnamed port with trailing dot", policy.Input{Request: req("MCP.company.com.:8443", "/mcp")}, policy.Challenge, policy.ReasonNoCredential},
 		// RFC 8707 / MCP authorization: a token minted for another resource is refused
 		// (agentic-community/mcp-gateway-registry PR #1583: aud=account replayed across a realm).
 		{"token for another resource", policy.Input{Request: req(host, "/mcp"),

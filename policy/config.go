@@ -180,6 +180,9 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 	r.issuers = rc.JWTIssuers
 	r.audiences = dedupe([]string{r.url}, []string{rc.URL})
 	r.audiences = dedupe(r.audiences, rc.Audiences)
+	if rc.StrictMCPHeaders && rc.InsecureSkipRulesForUntrustedMCPHeaders {
+		return nil, where.errorf("insecure_skip_rules_for_untrusted_mcp_headers", "contradicts strict_mcp_headers: choose one")
+	}
 	if err := checkScopes(where, "required_scopes", rc.RequiredScopes); err != nil {
 		return nil, err
 	}
@@ -201,6 +204,13 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 		}
 		r.rules = append(r.rules, ru)
 		supported = dedupe(supported, ru.scopes)
+		r.allNames = append(r.allNames, ru.names[0])
+		r.anyDeny = r.anyDeny || ru.deny
+		r.rulesGated = r.rulesGated || ru.gate.active
+	}
+	r.allNeeded = r.needed
+	for _, ru := range r.rules {
+		r.allNeeded = dedupe(r.allNeeded[:len(r.allNeeded):len(r.allNeeded)], ru.scopes)
 	}
 	supported = dedupe(supported, rc.ScopesSupported)
 	r.scopesSupported = supported[:0:0]

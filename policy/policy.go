@@ -93,16 +93,29 @@ type ResourceConfig struct {
 	// A jwt or oauth identity passes only with an aud equal to the URL (as canonicalized,
 	// or exactly as configured) or to one of these, so a token minted for one resource
 	// never opens another unless that resource lists the token's audience here.
-	Audiences             []string       `json:"audiences,omitempty"`
-	RequiredScopes        []string       `json:"required_scopes,omitempty"`  // scopes every request needs
-	ScopesSupported       []string       `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
-	AllowedEmails         []string       `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
-	AllowedDomains        []string       `json:"allowed_domains,omitempty"`  // domains of verified emails, case-insensitive
-	AllowedGroups         []string       `json:"allowed_groups,omitempty"`   // groups, case-sensitive
-	StrictMCPHeaders      bool           `json:"strict_mcp_headers,omitempty"`
-	PreflightRequiresAuth bool           `json:"preflight_requires_auth,omitempty"`
-	Rules                 []RuleConfig   `json:"rules,omitempty"`
-	Metadata              map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
+	Audiences       []string `json:"audiences,omitempty"`
+	RequiredScopes  []string `json:"required_scopes,omitempty"`  // scopes every request needs
+	ScopesSupported []string `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
+	AllowedEmails   []string `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
+	AllowedDomains  []string `json:"allowed_domains,omitempty"`  // domains of verified emails, case-insensitive
+	AllowedGroups   []string `json:"allowed_groups,omitempty"`   // groups, case-sensitive
+	// StrictMCPHeaders refuses (403, mcp_headers_untrusted) every request whose
+	// Mcp-Method / Mcp-Name headers cannot be trusted: MCP-Protocol-Version older than
+	// 2026-07-28, absent or malformed. It holds with or without rules.
+	StrictMCPHeaders bool `json:"strict_mcp_headers,omitempty"`
+	// InsecureSkipRulesForUntrustedMCPHeaders judges a request whose MCP headers cannot
+	// be trusted by the resource-level requirements alone, skipping every rule. By
+	// default such a request is judged as the most demanding operation the rules
+	// describe: it needs every scope any rule requires, must pass every rule's
+	// allowlist, and is refused (mcp_headers_untrusted) when any rule denies (after a
+	// 401 challenge, when it has no credential and the resource is not anonymous). With this
+	// set, an old client, or one that drops MCP-Protocol-Version, can call a tool a
+	// rule denies or restricts: it MUST NOT be set unless the MCP server enforces
+	// those restrictions itself. It cannot be combined with StrictMCPHeaders.
+	InsecureSkipRulesForUntrustedMCPHeaders bool           `json:"insecure_skip_rules_for_untrusted_mcp_headers,omitempty"`
+	PreflightRequiresAuth                   bool           `json:"preflight_requires_auth,omitempty"`
+	Rules                                   []RuleConfig   `json:"rules,omitempty"`
+	Metadata                                map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
 }
 
 // Mode says how a resource treats requests without a valid credential, as
@@ -124,8 +137,10 @@ const (
 	ModePermissive Mode = "permissive"
 )
 
-// RuleConfig is a per MCP method and tool rule of a resource. It applies only when the
-// request's MCP headers are trusted (MCP-Protocol-Version 2026-07-28 or later).
+// RuleConfig is a per MCP method and tool rule of a resource. It applies by the request's
+// Mcp-Method and Mcp-Name when those are trusted (MCP-Protocol-Version 2026-07-28 or
+// later); when they are not, every rule of the resource applies at once (see
+// [ResourceConfig.InsecureSkipRulesForUntrustedMCPHeaders]).
 type RuleConfig struct {
 	Name           string   `json:"name,omitempty"`
 	Methods        []string `json:"methods,omitempty"` // Mcp-Method values ("tools/call"); empty = any method
@@ -180,7 +195,8 @@ const (
 	ReasonNotAllowed            Reason = "not_allowed" // an allowlist did not match
 	ReasonDeniedByRule          Reason = "denied_by_rule"
 	ReasonMCPHeadersUntrusted   Reason = "mcp_headers_untrusted"
-	ReasonAudienceMismatch      Reason = "audience_mismatch" // a token minted for another resource
+	ReasonMissingMCPHeader      Reason = "missing_mcp_header" // a trusted version without Mcp-Method, or Mcp-Name where the method has one
+	ReasonAudienceMismatch      Reason = "audience_mismatch"  // a token minted for another resource
 )
 
 // Decision is the outcome of [Policy.Decide]. Its slices may be shared with the
@@ -191,7 +207,7 @@ type Decision struct {
 	Resource *Resource // nil when no resource matched
 	Scopes   []string  // Challenge / insufficient_scope: ALL scopes the operation needs (resource + applicable rules), for the `scope` challenge param
 	Missing  []string  // insufficient_scope: the needed scopes the identity lacks (after implication)
-	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule)
+	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule); every rule when the MCP headers are untrusted
 	Message  string    // short client-safe English description (goes into error_description)
 }
 
@@ -243,6 +259,11 @@ type Resource struct {
 	gate            gate
 	rules           []rule
 	scopesSupported []string
+	// How a request with untrusted MCP headers is judged: as if every rule applied.
+	allNeeded  []string // needed, then every rule's scopes
+	allNames   []string // every rule's name
+	anyDeny    bool     // a rule denies
+	rulesGated bool     // a rule has an allowlist
 }
 
 // URL returns the canonical resource URL: scheme and host lower case, default port
