@@ -291,6 +291,25 @@ func ParseIssuersEnv(s string) ([]IssuerConfig, error) {
 	return out, nil
 }
 
+// IssuerAudiences maps each issuer of issuers to the audiences its tokens are verified
+// against, in order and without duplicates: the form policy.Config.IssuerAudiences takes,
+// so that policy can refuse at start-up a resource no accepted issuer could ever reach.
+// An issuer listed twice gets the audiences of both entries (NewJWTVerifier refuses such
+// a list anyway).
+func IssuerAudiences(issuers []IssuerConfig) map[string][]string {
+	m := make(map[string][]string, len(issuers))
+	for _, ic := range issuers {
+		auds := m[ic.Issuer]
+		for _, a := range ic.Audiences {
+			if !slices.Contains(auds, a) {
+				auds = append(auds, a)
+			}
+		}
+		m[ic.Issuer] = auds
+	}
+	return m
+}
+
 // checkIssuerURL checks an issuer identifier (OpenID Connect Discovery 1.0 §2): an
 // https URL with a host and no userinfo, query or fragment; http only for loopback.
 func checkIssuerURL(s string) error {

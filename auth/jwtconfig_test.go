@@ -133,6 +133,37 @@ func TestParseIssuersEnv(t *testing.T) {
 	}
 }
 
+func TestIssuerAudiences(t *testing.T) {
+	const (
+		kc  = "https://kc.example.com/realms/mcp"
+		dex = "http://127.0.0.1:5556/dex"
+	)
+	tests := []struct {
+		name string
+		in   []IssuerConfig
+		want map[string][]string
+	}{
+		{"none", nil, map[string][]string{}},
+		{"two issuers", []IssuerConfig{{Issuer: kc, Audiences: []string{"a", "b"}}, {Issuer: dex, Audiences: []string{"d"}}},
+			map[string][]string{kc: {"a", "b"}, dex: {"d"}}},
+		{"duplicates dropped", []IssuerConfig{{Issuer: kc, Audiences: []string{"a", "a"}}, {Issuer: kc, Audiences: []string{"b", "a"}}},
+			map[string][]string{kc: {"a", "b"}}},
+		{"an issuer without audiences is still listed", []IssuerConfig{{Issuer: kc}}, map[string][]string{kc: nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := IssuerAudiences(tt.in); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("IssuerAudiences(%+v) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+	in := []IssuerConfig{{Issuer: kc, Audiences: []string{"a"}}}
+	IssuerAudiences(in)[kc][0] = "changed"
+	if in[0].Audiences[0] != "a" {
+		t.Errorf("IssuerAudiences shares its slices with the configuration")
+	}
+}
+
 func TestIssuerConfigPolicyFile(t *testing.T) {
 	const doc = `
 issuer: https://kc.example.com/realms/mcp

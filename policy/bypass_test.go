@@ -24,11 +24,15 @@ func bypassConfig() policy.Config {
 
 func TestBypasses(t *testing.T) {
 	p := mustNew(t, bypassConfig())
-	user := func(email string) *policy.Identity {
-		return &policy.Identity{Subject: "u", Email: email, EmailVerified: true, Source: policy.SourceOAuth}
-	}
-	req := func(host, path string) policy.Request { return policy.Request{Method: "GET", Host: host, Path: path} }
 	const host = "mcp.company.com"
+	aud := []string{"https://" + host + "/mcp"}
+	user := func(email string) *policy.Identity {
+		return &policy.Identity{Subject: "u", Email: email, EmailVerified: true, Source: policy.SourceOAuth, Audiences: aud}
+	}
+	// req is a trusted request that the admin rule does not match.
+	req := func(host, path string) policy.Request {
+		return policy.Request{Method: "POST", Host: host, Path: path, MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/list"}
+	}
 	tests := []struct {
 		name   string
 		in     policy.Input
@@ -50,7 +54,7 @@ func TestBypasses(t *testing.T) {
 		// Homograph: a Cyrillic "а" (U+0430) must not pass for "a"; non-ASCII addresses never parse.
 		{"look-alike domain", policy.Input{Request: req(host, "/mcp"), Identity: user("bob@compаny.com")}, policy.Deny, policy.ReasonNotAllowed},
 		// An IdP that does not verify email ownership must not satisfy an email allowlist (email_verified).
-		{"unverified email", policy.Input{Request: req(host, "/mcp"), Identity: &policy.Identity{Email: "alice@company.com", Source: policy.SourceOAuth}}, policy.Deny, policy.ReasonNotAllowed},
+		{"unverified email", policy.Input{Request: req(host, "/mcp"), Identity: &policy.Identity{Email: "alice@company.com", Source: policy.SourceOAuth, Audiences: aud}}, policy.Deny, policy.ReasonNotAllowed},
 		// GHSA-7rh7-c77v-6434 (oauth2-proxy): skip-auth rules matched the query too. Request.Path never
 		// holds a query (the caller strips it); even if one slipped through, a prefix is anchored
 		// at the start and at a segment boundary, so a "public" suffix cannot widen it.
@@ -68,8 +72,27 @@ func TestBypasses(t *testing.T) {
 		// challenged even on an anonymous resource, never downgraded to anonymous.
 		{"invalid credential on anonymous resource", policy.Input{Request: req("anon.company.com", "/mcp"), CredentialInvalid: true}, policy.Challenge, policy.ReasonInvalidCredential},
 		// GHSA-652x-m2gr-hppm (oauth2-proxy): a group restriction silently stopped enforcing.
-		{"group gate enforced", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPName: "admin_drop"},
-			Identity: &policy.Identity{Email: "alice@company.com", EmailVerified: true, Groups: []string{"users"}, Source: policy.SourceOAuth}}, policy.Deny, policy.ReasonNotAllowed},
+		{"group gate enforced", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call", MCPName: "admin_drop"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		// A rule keyed on Mcp-Name must not be skipped by leaving the header out...
+		{"omitted Mcp-Name", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonMissingMCPHeader},
+		{"omitted Mcp-Method", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2026-07-28", MCPName: "admin_drop"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonMissingMCPHeader},
+		// ...nor by claiming an older protocol version, or none: every rule applies then.
+		{"downgraded version", policy.Input{Request: policy.Request{Host: host, Path: "/mcp", MCPProtocolVersion: "2025-06-18", MCPMethod: "tools/call", MCPName: "read_only"},
+			Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		{"dropped version", policy.Input{Request: policy.Request{Host: host, Path: "/mcp"}, Identity: user("alice@company.com")}, policy.Deny, policy.ReasonNotAllowed},
+		// A port no resource names must not fall through to the public "*" resource.
+		{"unnamed port", policy.Input{Request: req(host+":8443", "/mcp")}, policy.Challenge, policy.ReasonNoCredential},
+		{"unnamed port with trailing dot", policy.Input{Request: req("MCP.company.com.:8443", "/mcp")}, policy.Challenge, policy.ReasonNoCredential},
+		// RFC 8707 / MCP authorization: a token minted for another resource is refused
+		// (agentic-community/mcp-gateway-registry PR #1583: aud=account replayed across a realm).
+		{"token for another resource", policy.Input{Request: req(host, "/mcp"),
+			Identity: &policy.Identity{Email: "alice@company.com", EmailVerified: true, Source: policy.SourceJWT, Audiences: []string{"https://www.company.com/"}}},
+			policy.Challenge, policy.ReasonAudienceMismatch},
+		{"token without audience", policy.Input{Request: req(host, "/mcp"),
+			Identity: &policy.Identity{Email: "alice@company.com", EmailVerified: true, Source: policy.SourceOAuth}}, policy.Challenge, policy.ReasonAudienceMismatch},
 		// MCP 2026-07-28 streamable HTTP: intermediaries SHOULD reject rather than trust Mcp-Name
 		// from older protocol versions (servers before it do not check headers against the body).
 		{"spoofed Mcp-Name old version strict", policy.Input{Request: policy.Request{Host: "strict.company.com", Path: "/mcp", MCPProtocolVersion: "2025-06-18", MCPName: "read_only"},

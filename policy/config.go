@@ -40,6 +40,11 @@ func New(c Config) (*Policy, error) {
 				msg: fmt.Sprintf("policy: resources[%d] (%s): url: duplicate of resources[%d]", i, rc.URL, j)}
 		}
 		seen[key] = i
+		if c.IssuerAudiences != nil {
+			if err := r.checkIssuers(i, c.IssuerAudiences); err != nil {
+				return nil, err
+			}
+		}
 		p.resources = append(p.resources, r)
 		for _, h := range r.hosts {
 			p.byHost[h] = append(p.byHost[h], r)
@@ -172,7 +177,12 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 			return nil, where.errorf("audiences", "%q is not an audience", a)
 		}
 	}
-	r.issuers, r.audiences = rc.JWTIssuers, rc.Audiences
+	r.issuers = rc.JWTIssuers
+	r.audiences = dedupe([]string{r.url}, []string{rc.URL})
+	r.audiences = dedupe(r.audiences, rc.Audiences)
+	if rc.StrictMCPHeaders && rc.InsecureSkipRulesForUntrustedMCPHeaders {
+		return nil, where.errorf("insecure_skip_rules_for_untrusted_mcp_headers", "contradicts strict_mcp_headers: choose one")
+	}
 	if err := checkScopes(where, "required_scopes", rc.RequiredScopes); err != nil {
 		return nil, err
 	}
@@ -194,6 +204,13 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 		}
 		r.rules = append(r.rules, ru)
 		supported = dedupe(supported, ru.scopes)
+		r.allNames = append(r.allNames, ru.names[0])
+		r.anyDeny = r.anyDeny || ru.deny
+		r.rulesGated = r.rulesGated || ru.gate.active
+	}
+	r.allNeeded = r.needed
+	for _, ru := range r.rules {
+		r.allNeeded = dedupe(r.allNeeded[:len(r.allNeeded):len(r.allNeeded)], ru.scopes)
 	}
 	supported = dedupe(supported, rc.ScopesSupported)
 	r.scopesSupported = supported[:0:0]
@@ -203,6 +220,47 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 		}
 	}
 	return r, nil
+}
+
+// checkIssuers checks that the resource, the i-th, can match an audience of the external
+// JWT issuers it accepts, given each issuer's verified audiences. An issuer it names in
+// jwt_issuers must be configured and verify one of its audiences; when it names none,
+// at least one configured issuer must. A resource that does not accept jwt credentials
+// passes.
+func (r *Resource) checkIssuers(i int, issuerAudiences map[string][]string) error {
+	if !r.Accepts(SourceJWT) || (len(r.issuers) == 0 && len(issuerAudiences) == 0) {
+		return nil
+	}
+	where := fieldError{where: fmt.Sprintf("resources[%d] (%s)", i, r.cfg.URL), index: i}
+	matches := func(auds []string) bool {
+		return slices.ContainsFunc(auds, func(a string) bool { return slices.Contains(r.audiences, a) })
+	}
+	for _, iss := range r.issuers {
+		auds, ok := issuerAudiences[iss]
+		if !ok {
+			return where.errorf("jwt_issuers", "%q is not a configured issuer", iss)
+		}
+		if !matches(auds) {
+			return where.errorf("audiences", "issuer %q verifies audiences %q and none is the resource URL or in its audiences", iss, auds)
+		}
+	}
+	if len(r.issuers) > 0 {
+		return nil
+	}
+	names := make([]string, 0, len(issuerAudiences))
+	for iss, auds := range issuerAudiences {
+		if matches(auds) {
+			return nil
+		}
+		names = append(names, iss)
+	}
+	slices.Sort(names)
+	if len(names) == 1 {
+		return where.errorf("audiences", "issuer %q verifies audiences %q and none is the resource URL or in its audiences "+
+			"(add one to audiences, or leave jwt out of credentials)", names[0], issuerAudiences[names[0]])
+	}
+	return where.errorf("audiences", "none of the issuers %q verifies an audience that is the resource URL or in its audiences "+
+		"(add one to audiences, or leave jwt out of credentials)", names)
 }
 
 // parseURL validates the resource URL and derives the canonical URL, host, path and

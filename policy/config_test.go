@@ -89,6 +89,8 @@ func TestNewErrors(t *testing.T) {
 		{"rule bad email", one(policy.ResourceConfig{URL: u, Rules: []policy.RuleConfig{{AllowedEmails: []string{"a@evil.com@allowed.com"}}}}), []string{"rules[0]: allowed_emails:"}},
 		{"rule bad domain", one(policy.ResourceConfig{URL: u, Rules: []policy.RuleConfig{{AllowedDomains: []string{"a..b"}}}}), []string{"rules[0]: allowed_domains:"}},
 		{"rule empty group", one(policy.ResourceConfig{URL: u, Rules: []policy.RuleConfig{{AllowedGroups: []string{""}}}}), []string{"rules[0]: allowed_groups:"}},
+		{"strict and insecure untrusted headers", one(policy.ResourceConfig{URL: u, StrictMCPHeaders: true, InsecureSkipRulesForUntrustedMCPHeaders: true}),
+			[]string{"insecure_skip_rules_for_untrusted_mcp_headers:", "contradicts strict_mcp_headers"}},
 		{"implication bad key", policy.Config{Resources: []policy.ResourceConfig{ok}, ScopeImplications: map[string][]string{"a b": {"c"}}},
 			[]string{`policy: scope_implications: "a b" is not an RFC 6749 scope token`}},
 		{"implication bad value", policy.Config{Resources: []policy.ResourceConfig{ok}, ScopeImplications: map[string][]string{"a": {""}}},

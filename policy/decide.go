@@ -75,6 +75,8 @@ const (
 	msgNotAllowed            = "you are not allowed to access this resource"
 	msgDeniedByRule          = "this operation is denied by policy"
 	msgMCPHeadersUntrusted   = "this resource requires MCP-Protocol-Version 2026-07-28 or later"
+	msgMissingMCPHeader      = "MCP-Protocol-Version 2026-07-28 and later require the Mcp-Method header, and Mcp-Name for tools/call, prompts/get and resources/read"
+	msgAudienceMismatch      = "token audience is not this resource"
 )
 
 // minTrustedMCPVersion is the first MCP revision whose servers must reject requests whose
@@ -83,28 +85,37 @@ const minTrustedMCPVersion = "2026-07-28"
 
 // Decide decides one request. It never fails: an unknown host or path is denied. In order:
 //
-//  1. Match the resource by host and path prefix (an exact host beats "*", then the
-//     longest prefix wins, then configuration order); none: Deny, ReasonNoResource.
+//  1. Match the resource by host and path prefix (the exact host, then the host without
+//     its port, then "*"; within each, the longest prefix wins, then configuration
+//     order); none: Deny, ReasonNoResource.
 //  2. A path whose longest matching prefix is public: Allow, ReasonPublicPath.
 //  3. A CORS preflight (an OPTIONS request) unless PreflightRequiresAuth: Allow, ReasonPreflight.
 //  4. Mcp-Method / Mcp-Name are trusted only with MCP-Protocol-Version 2026-07-28 or
-//     later; untrusted with StrictMCPHeaders: Deny, ReasonMCPHeadersUntrusted. Rules
-//     apply only to trusted headers; the needed scopes are the resource's and the
-//     applicable rules'.
-//  5. No identity: Challenge ReasonInvalidCredential when a credential failed; Allow
-//     ReasonAnonymous for an anonymous resource with nothing required; Deny
-//     ReasonDeniedByRule when a rule denies; otherwise Challenge ReasonNoCredential.
-//  6. A credential kind the resource does not accept: Challenge ReasonCredentialNotAccepted.
-//  7. An applicable rule that denies: Deny ReasonDeniedByRule.
+//     later. Untrusted with StrictMCPHeaders: Deny, ReasonMCPHeadersUntrusted. On a
+//     resource with rules: trusted but without Mcp-Method, or without Mcp-Name for
+//     tools/call, prompts/get or resources/read: Deny, ReasonMissingMCPHeader; trusted,
+//     the rules that match the headers apply; untrusted, every rule applies (unless
+//     InsecureSkipRulesForUntrustedMCPHeaders). The needed scopes are the resource's
+//     and the applicable rules'.
+//  5. No identity: Challenge ReasonInvalidCredential when a credential failed; Deny
+//     ReasonMCPHeadersUntrusted on an anonymous resource when every rule applies and one
+//     denies; Allow ReasonAnonymous for an anonymous resource with nothing required;
+//     Deny ReasonDeniedByRule when a rule matching trusted headers denies; otherwise
+//     Challenge ReasonNoCredential (so an old client still discovers the resource).
+//  6. A credential kind or token issuer the resource does not accept: Challenge
+//     ReasonCredentialNotAccepted; a jwt or oauth token none of whose audiences is the
+//     resource URL or in its Audiences: Challenge ReasonAudienceMismatch.
+//  7. Every rule applies and one denies: Deny ReasonMCPHeadersUntrusted. An applicable
+//     rule that denies: Deny ReasonDeniedByRule.
 //  8. An allowlist (the resource's, each applicable rule's) that does not admit the
 //     identity: Deny ReasonNotAllowed.
 //  9. Needed scopes the identity lacks after implication (unless AllScopes): Deny
 //     ReasonInsufficientScope.
 //  10. Allow, ReasonAllowed.
 //
-// Decide does not allocate on the allow path unless two or more rules apply, the
-// request host is not canonical, or an allowlist is checked against an identity email
-// that is not lower case.
+// Decide does not allocate on the allow path unless two or more rules match trusted
+// headers, the request host is not canonical, or an allowlist is checked against an
+// identity email that is not lower case.
 func (p *Policy) Decide(in Input) Decision {
 	r, public := p.match(canonicalRequestHost(in.Host), in.Path)
 	if r == nil {
@@ -124,17 +135,29 @@ func (p *Policy) Decide(in Input) Decision {
 	}
 	var buf [8]int
 	applied := buf[:0]
-	if trusted {
+	allRules := false // untrusted headers: judged as if every rule applied
+	switch {
+	case len(r.rules) == 0:
+	case trusted:
+		if in.MCPMethod == "" || (in.MCPName == "" && namedMethod(in.MCPMethod)) {
+			return d.with(Deny, ReasonMissingMCPHeader, msgMissingMCPHeader)
+		}
 		for i := range r.rules {
 			if r.rules[i].applies(in.MCPMethod, in.MCPName) {
 				applied = append(applied, i)
 			}
 		}
+	case !r.cfg.InsecureSkipRulesForUntrustedMCPHeaders:
+		allRules = true
 	}
+	untrustedDeny := allRules && r.anyDeny // some operation is denied: refused, after the credential checks
 	needed, denied, gated := r.needed, false, r.gate.active
-	switch len(applied) {
-	case 0:
-	case 1:
+	switch {
+	case allRules:
+		needed, d.Rules = r.allNeeded, r.allNames
+		gated = gated || r.rulesGated
+	case len(applied) == 0:
+	case len(applied) == 1:
 		ru := &r.rules[applied[0]]
 		needed, d.Rules = ru.needed, ru.names
 		denied, gated = ru.deny, gated || ru.gate.active
@@ -156,6 +179,8 @@ func (p *Policy) Decide(in Input) Decision {
 		case in.CredentialInvalid && r.cfg.Mode != ModePermissive:
 			d.Scopes = needed
 			return d.with(Challenge, ReasonInvalidCredential, msgInvalidCredential)
+		case untrustedDeny && r.anonymous:
+			return d.with(Deny, ReasonMCPHeadersUntrusted, msgMCPHeadersUntrusted)
 		case r.anonymous && !denied && len(needed) == 0 && !gated:
 			return d.with(Allow, ReasonAnonymous, msgAnonymous)
 		case denied:
@@ -164,9 +189,16 @@ func (p *Policy) Decide(in Input) Decision {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonNoCredential, msgNoCredential)
 	}
-	if !r.Accepts(id.Source) || !r.acceptsToken(id) {
+	if !r.Accepts(id.Source) || !r.acceptsIssuer(id) {
 		d.Scopes = needed
 		return d.with(Challenge, ReasonCredentialNotAccepted, msgCredentialNotAccepted)
+	}
+	if !r.acceptsAudience(id) {
+		d.Scopes = needed
+		return d.with(Challenge, ReasonAudienceMismatch, msgAudienceMismatch)
+	}
+	if untrustedDeny {
+		return d.with(Deny, ReasonMCPHeadersUntrusted, msgMCPHeadersUntrusted)
 	}
 	if denied {
 		return d.with(Deny, ReasonDeniedByRule, msgDeniedByRule)
@@ -174,6 +206,11 @@ func (p *Policy) Decide(in Input) Decision {
 	if gated {
 		email, domain := verifiedEmail(id)
 		ok := r.gate.admits(id, email, domain)
+		if allRules {
+			for i := range r.rules {
+				ok = ok && r.rules[i].gate.admits(id, email, domain)
+			}
+		}
 		for _, i := range applied {
 			ok = ok && r.rules[i].gate.admits(id, email, domain)
 		}
@@ -190,6 +227,16 @@ func (p *Policy) Decide(in Input) Decision {
 	return d.with(Allow, ReasonAllowed, msgAllowed)
 }
 
+// namedMethod reports whether an MCP method must carry Mcp-Name (MCP 2026-07-28
+// streamable HTTP: the tool, prompt or resource it names).
+func namedMethod(method string) bool {
+	switch method {
+	case "tools/call", "prompts/get", "resources/read":
+		return true
+	}
+	return false
+}
+
 func (d Decision) with(res Result, reason Reason, msg string) Decision {
 	d.Result, d.Reason, d.Message = res, reason, msg
 	return d
@@ -197,7 +244,9 @@ func (d Decision) with(res Result, reason Reason, msg string) Decision {
 
 // match finds the resource for a canonical host and a path, and whether the path is
 // public there: the longest prefix among the resources that name the host, else among
-// the "*" resources; configuration order breaks ties.
+// those that name it without its port, else among the "*" resources; configuration
+// order breaks ties. So a request for a.test:8443 that no resource names is a.test's,
+// never a catch-all's.
 func (p *Policy) match(host, reqPath string) (*Resource, bool) {
 	if !validRequestPath(reqPath) {
 		return nil, false
@@ -205,7 +254,25 @@ func (p *Policy) match(host, reqPath string) (*Resource, bool) {
 	if r, public := longestMatch(p.byHost[host], reqPath); r != nil {
 		return r, public
 	}
+	if name, ok := withoutPort(host); ok {
+		if r, public := longestMatch(p.byHost[name], reqPath); r != nil {
+			return r, public
+		}
+	}
 	return longestMatch(p.anyHost, reqPath)
+}
+
+// withoutPort returns host without its ":port", and whether it had one. A bracketed
+// IPv6 literal keeps its brackets.
+func withoutPort(host string) (string, bool) {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || strings.IndexByte(host[i:], ']') >= 0 {
+		return host, false // no port, or the colon is inside an IPv6 literal
+	}
+	if strings.HasPrefix(host, "[") && host[i-1] != ']' {
+		return host, false // an unbracketed colon after a bracket: not host:port
+	}
+	return host[:i], true
 }
 
 func longestMatch(candidates []*Resource, reqPath string) (best *Resource, public bool) {
@@ -339,24 +406,24 @@ func verifiedEmail(id *Identity) (email, domain string) {
 	return lowerASCII(id.Email), domain
 }
 
-// acceptsToken checks a token identity's issuer and audiences against the resource's
-// lists (RFC 8707: a token minted for another resource is not accepted here).
-func (r *Resource) acceptsToken(id *Identity) bool {
+// acceptsIssuer checks a jwt identity's issuer against the resource's jwt_issuers.
+func (r *Resource) acceptsIssuer(id *Identity) bool {
+	return id.Source != SourceJWT || len(r.issuers) == 0 || contains(r.issuers, id.Issuer)
+}
+
+// acceptsAudience checks that a token identity (jwt or oauth) carries one of the
+// resource's audiences: its URL or one of Audiences (RFC 8707 §2: a token minted for
+// another resource is not accepted here).
+func (r *Resource) acceptsAudience(id *Identity) bool {
 	if id.Source != SourceJWT && id.Source != SourceOAuth {
 		return true
 	}
-	if len(r.issuers) > 0 && (id.Source == SourceJWT) && !contains(r.issuers, id.Issuer) {
-		return false
-	}
-	if len(r.audiences) > 0 {
-		for _, a := range id.Audiences {
-			if contains(r.audiences, a) {
-				return true
-			}
+	for _, a := range id.Audiences {
+		if contains(r.audiences, a) {
+			return true
 		}
-		return false
 	}
-	return true
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -51,25 +51,38 @@ func decideConfig() policy.Config {
 					{Tools: []string{"x*"}, RequiredScopes: []string{"c"}},
 				},
 			},
+			{
+				URL: "https://legacy.example.com/mcp", RequiredScopes: []string{"a"}, InsecureSkipRulesForUntrustedMCPHeaders: true,
+				Rules: []policy.RuleConfig{
+					{Name: "drop", Tools: []string{"drop_*"}, Deny: true},
+					{Name: "w", Tools: []string{"w_*"}, RequiredScopes: []string{"b"}},
+				},
+			},
 		},
 	}
 }
 
+// mcpRules are the names of the rules of the mcp.example.com resource.
+var mcpRules = []string{"delete", "write", "admin", "report"}
+
+// everyResource is the aud of the test tokens: every resource of decideConfig.
+var everyResource = []string{mcpURL, strictURL, allowURL, anonURL, keysURL, multiURL, legacyURL}
+
 var (
-	reader = &policy.Identity{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth}
-	writer = &policy.Identity{Subject: "wes", Scopes: []string{"mcp:write"}, Source: policy.SourceJWT}
+	reader = &policy.Identity{Subject: "alice", Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth, Audiences: everyResource}
+	writer = &policy.Identity{Subject: "wes", Scopes: []string{"mcp:write"}, Source: policy.SourceJWT, Audiences: everyResource}
 	admin  = &policy.Identity{Subject: "ada", Scopes: []string{"mcp:admin"}, Groups: []string{"admins"}, Source: policy.SourceSession}
 	master = &policy.Identity{Subject: "api-key", AllScopes: true, Source: policy.SourceAPIKey}
 )
 
 // ident returns an OAuth identity with the given scopes.
 func ident(scopes ...string) *policy.Identity {
-	return &policy.Identity{Subject: "s", Scopes: scopes, Source: policy.SourceOAuth}
+	return &policy.Identity{Subject: "s", Scopes: scopes, Source: policy.SourceOAuth, Audiences: everyResource}
 }
 
 // who returns an identity with a verified (or not) email and groups.
 func who(email string, verified bool, groups ...string) *policy.Identity {
-	return &policy.Identity{Subject: "s", Email: email, EmailVerified: verified, Groups: groups, Source: policy.SourceOAuth}
+	return &policy.Identity{Subject: "s", Email: email, EmailVerified: verified, Groups: groups, Source: policy.SourceOAuth, Audiences: everyResource}
 }
 
 // call is a tools/call request for tool name under protocol version v.
@@ -77,8 +90,20 @@ func call(host, v, name string) policy.Request {
 	return policy.Request{Method: "POST", Host: host, Path: "/mcp", MCPProtocolVersion: v, MCPMethod: "tools/call", MCPName: name}
 }
 
+// get is a GET without MCP headers, so with untrusted ones.
 func get(host, path string) policy.Request {
 	return policy.Request{Method: "GET", Host: host, Path: path}
+}
+
+// list is a trusted request that no rule of decideConfig matches: tools/list under
+// 2026-07-28.
+func list(host, path string) policy.Request {
+	return policy.Request{Method: "POST", Host: host, Path: path, MCPProtocolVersion: v2026, MCPMethod: "tools/list"}
+}
+
+// mcp is a request with the given protocol version, Mcp-Method and Mcp-Name.
+func mcp(host, v, method, name string) policy.Request {
+	return policy.Request{Method: "POST", Host: host, Path: "/mcp", MCPProtocolVersion: v, MCPMethod: method, MCPName: name}
 }
 
 type want struct {
@@ -106,6 +131,9 @@ const (
 	anonURL    = "https://anon.example.com/mcp"
 	keysURL    = "https://keys.example.com/mcp"
 	multiURL   = "https://multi.example.com/mcp"
+	multiHost  = "multi.example.com"
+	legacyURL  = "https://legacy.example.com/mcp"
+	legacyHost = "legacy.example.com"
 	readScope  = "mcp:read"
 	writeScope = "mcp:write"
 )
@@ -123,12 +151,12 @@ func preflight(host string) policy.Request {
 var decideCases = []decideCase{
 	// 1. resource matching
 	{"no resource", in(get("evil.example.com", "/mcp"), reader), want{result: policy.Deny, reason: policy.ReasonNoResource}},
-	// 2. public paths, whatever the identity
+	// 2. public paths, whatever the identity and the headers
 	{"public path", in(get(mcpHost, "/mcp/health"), nil), want{policy.Allow, policy.ReasonPublicPath, mcpURL, nil, nil, nil}},
 	{"public path with failed credential", invalid(get(mcpHost, "/mcp/health/live")), want{policy.Allow, policy.ReasonPublicPath, mcpURL, nil, nil, nil}},
 	// 3. CORS preflight
 	{"preflight", in(preflight(mcpHost), nil), want{policy.Allow, policy.ReasonPreflight, mcpURL, nil, nil, nil}},
-	{"preflight flag on a GET is ignored", in(policy.Request{Method: "GET", Host: mcpHost, Path: "/mcp", Preflight: true}, nil),
+	{"preflight flag on a GET is ignored", in(policy.Request{Method: "GET", Host: mcpHost, Path: "/mcp", Preflight: true, MCPProtocolVersion: v2026, MCPMethod: "tools/list"}, nil),
 		want{policy.Challenge, policy.ReasonNoCredential, mcpURL, []string{readScope}, nil, nil}},
 	{"preflight requires auth", in(preflight("keys.example.com"), nil), want{policy.Challenge, policy.ReasonNoCredential, keysURL, nil, nil, nil}},
 	{"preflight before strict headers", in(preflight("strict.example.com"), nil), want{policy.Allow, policy.ReasonPreflight, strictURL, nil, nil, nil}},
@@ -137,84 +165,120 @@ var decideCases = []decideCase{
 	{"strict refuses old version", in(call("strict.example.com", vOld, "x"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, strictURL, nil, nil, nil}},
 	{"strict refuses before credentials", in(call("strict.example.com", "2026-7-28", "x"), nil), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, strictURL, nil, nil, nil}},
 	{"strict accepts 2026-07-28", in(call("strict.example.com", v2026, "x"), reader), want{policy.Allow, policy.ReasonAllowed, strictURL, nil, nil, nil}},
+	{"no rules: Mcp-Method not needed", in(mcp("strict.example.com", v2026, "", ""), reader), want{policy.Allow, policy.ReasonAllowed, strictURL, nil, nil, nil}},
 	{"rule deny trusted 2026-07-28", in(call(mcpHost, v2026, "delete_repo"), reader), want{policy.Deny, policy.ReasonDeniedByRule, mcpURL, nil, nil, []string{"delete"}}},
 	{"rule deny trusted 2026-12-01", in(call(mcpHost, vLater, "delete_repo"), reader), want{policy.Deny, policy.ReasonDeniedByRule, mcpURL, nil, nil, []string{"delete"}}},
-	{"rule ignored 2025-11-25", in(call(mcpHost, vOld, "delete_repo"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule ignored version absent", in(call(mcpHost, "", "delete_repo"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule ignored garbage 2026-7-28", in(call(mcpHost, "2026-7-28", "delete_repo"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule ignored impossible date", in(call(mcpHost, "2026-02-30", "delete_repo"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule ignored padded version", in(call(mcpHost, " 2026-07-28", "delete_repo"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"tool pattern needs a name", in(call(mcpHost, v2026, ""), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	// A client cannot slip past a rule by omitting a header...
+	{"trusted without Mcp-Method", in(mcp(mcpHost, v2026, "", "delete_repo"), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"trusted GET without Mcp-Method", in(policy.Request{Method: "GET", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026}, reader),
+		want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"tools/call without Mcp-Name", in(call(mcpHost, v2026, ""), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"prompts/get without Mcp-Name", in(mcp(mcpHost, vLater, "prompts/get", ""), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"resources/read without Mcp-Name", in(mcp(mcpHost, v2026, "resources/read", ""), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"missing header before credentials", in(mcp(mcpHost, v2026, "", ""), nil), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	{"other methods need no Mcp-Name", in(mcp(mcpHost, v2026, "tools/list", ""), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	// ...nor by downgrading the version: untrusted headers are judged as every rule at once,
+	// and a rule that denies refuses them.
+	{"untrusted 2025-11-25 with a deny rule", in(call(mcpHost, vOld, "list_repos"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, mcpURL, nil, nil, mcpRules}},
+	{"untrusted version absent with a deny rule", in(call(mcpHost, "", "delete_repo"), master), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, mcpURL, nil, nil, mcpRules}},
+	{"untrusted garbage 2026-7-28 with a deny rule", in(call(mcpHost, "2026-7-28", "delete_repo"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, mcpURL, nil, nil, mcpRules}},
+	{"untrusted impossible date with a deny rule", in(call(mcpHost, "2026-02-30", "delete_repo"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, mcpURL, nil, nil, mcpRules}},
+	{"untrusted padded version with a deny rule", in(call(mcpHost, " 2026-07-28", "delete_repo"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, mcpURL, nil, nil, mcpRules}},
+	// Without a credential the client is still challenged, so it can discover the resource.
+	{"untrusted deny rule, no credential", in(get(mcpHost, "/mcp"), nil),
+		want{policy.Challenge, policy.ReasonNoCredential, mcpURL, []string{readScope, writeScope, "mcp:admin", "reports:read"}, nil, mcpRules}},
+	{"untrusted deny rule, invalid credential", invalid(get(mcpHost, "/mcp")),
+		want{policy.Challenge, policy.ReasonInvalidCredential, mcpURL, []string{readScope, writeScope, "mcp:admin", "reports:read"}, nil, mcpRules}},
+	{"untrusted deny rule, token for another resource", in(get(mcpHost, "/mcp"), &policy.Identity{Source: policy.SourceJWT, Audiences: []string{strictURL}}),
+		want{policy.Challenge, policy.ReasonAudienceMismatch, mcpURL, []string{readScope, writeScope, "mcp:admin", "reports:read"}, nil, mcpRules}},
+	{"untrusted needs every rule's scopes", in(call(multiHost, vOld, "yak"), ident("a")),
+		want{policy.Deny, policy.ReasonInsufficientScope, multiURL, []string{"a", "b", "c"}, []string{"b", "c"}, []string{"r1", "rules[1]"}}},
+	{"untrusted challenge names every scope", in(get(multiHost, "/mcp"), nil),
+		want{policy.Challenge, policy.ReasonNoCredential, multiURL, []string{"a", "b", "c"}, nil, []string{"r1", "rules[1]"}}},
+	{"untrusted with every scope", in(call(multiHost, "", "yak"), ident("c", "b", "a")), want{policy.Allow, policy.ReasonAllowed, multiURL, nil, nil, []string{"r1", "rules[1]"}}},
+	{"malformed version is untrusted", in(call(multiHost, "2026-07-28 ", "xray"), ident("a", "c")),
+		want{policy.Deny, policy.ReasonInsufficientScope, multiURL, []string{"a", "b", "c"}, []string{"b"}, []string{"r1", "rules[1]"}}},
+	{"untrusted spoofed Mcp-Name", in(policy.Request{Method: "POST", Host: multiHost, Path: "/mcp", MCPProtocolVersion: vOld, MCPMethod: "tools/list", MCPName: "harmless"}, ident("a")),
+		want{policy.Deny, policy.ReasonInsufficientScope, multiURL, []string{"a", "b", "c"}, []string{"b", "c"}, []string{"r1", "rules[1]"}}},
+	// InsecureSkipRulesForUntrustedMCPHeaders: untrusted headers get the resource's rules alone.
+	{"opt-out: untrusted skips a deny rule", in(call(legacyHost, vOld, "drop_table"), ident("a")), want{policy.Allow, policy.ReasonAllowed, legacyURL, nil, nil, nil}},
+	{"opt-out: untrusted needs resource scopes only", in(call(legacyHost, "", "w_x"), ident()),
+		want{policy.Deny, policy.ReasonInsufficientScope, legacyURL, []string{"a"}, []string{"a"}, nil}},
+	{"opt-out: trusted rules still apply", in(call(legacyHost, v2026, "drop_table"), ident("a")), want{policy.Deny, policy.ReasonDeniedByRule, legacyURL, nil, nil, []string{"drop"}}},
+	{"opt-out: trusted still needs Mcp-Name", in(call(legacyHost, v2026, ""), ident("a")), want{policy.Deny, policy.ReasonMissingMCPHeader, legacyURL, nil, nil, nil}},
 	{"tool pattern mismatch", in(call(mcpHost, v2026, "list_repos"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule method mismatch", in(policy.Request{Method: "POST", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026, MCPMethod: "resources/read", MCPName: "delete_x"}, reader),
-		want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"rule any method literal tool", in(policy.Request{Method: "POST", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026, MCPMethod: "resources/read", MCPName: "report"}, reader),
+	{"rule method mismatch", in(mcp(mcpHost, v2026, "resources/read", "delete_x"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"rule any method literal tool", in(mcp(mcpHost, v2026, "resources/read", "report"), reader),
 		want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope, "reports:read"}, []string{"reports:read"}, []string{"report"}}},
 	// 5. no identity
-	{"no credential", in(get(mcpHost, "/mcp"), nil), want{policy.Challenge, policy.ReasonNoCredential, mcpURL, []string{readScope}, nil, nil}},
-	{"invalid credential", invalid(get(mcpHost, "/mcp/x")), want{policy.Challenge, policy.ReasonInvalidCredential, mcpURL, []string{readScope}, nil, nil}},
+	{"no credential", in(list(mcpHost, "/mcp"), nil), want{policy.Challenge, policy.ReasonNoCredential, mcpURL, []string{readScope}, nil, nil}},
+	{"invalid credential", invalid(list(mcpHost, "/mcp/x")), want{policy.Challenge, policy.ReasonInvalidCredential, mcpURL, []string{readScope}, nil, nil}},
 	{"no credential rule scopes", in(call(mcpHost, v2026, "create_issue"), nil), want{policy.Challenge, policy.ReasonNoCredential, mcpURL, []string{readScope, writeScope}, nil, []string{"write"}}},
 	{"no credential denied by rule", in(call(mcpHost, v2026, "delete_repo"), nil), want{policy.Deny, policy.ReasonDeniedByRule, mcpURL, nil, nil, []string{"delete"}}},
 	{"invalid credential before rule deny", invalid(call(mcpHost, v2026, "delete_repo")), want{policy.Challenge, policy.ReasonInvalidCredential, mcpURL, []string{readScope}, nil, []string{"delete"}}},
-	{"anonymous", in(get(anonHost, "/mcp"), nil), want{policy.Allow, policy.ReasonAnonymous, anonURL, nil, nil, nil}},
-	{"anonymous invalid credential", invalid(get(anonHost, "/mcp")), want{policy.Challenge, policy.ReasonInvalidCredential, anonURL, nil, nil, nil}},
+	{"anonymous", in(list(anonHost, "/mcp"), nil), want{policy.Allow, policy.ReasonAnonymous, anonURL, nil, nil, nil}},
+	{"anonymous invalid credential", invalid(list(anonHost, "/mcp")), want{policy.Challenge, policy.ReasonInvalidCredential, anonURL, nil, nil, nil}},
 	{"anonymous rule needs scope", in(call(anonHost, v2026, "write_file"), nil), want{policy.Challenge, policy.ReasonNoCredential, anonURL, []string{writeScope}, nil, []string{"write"}}},
-	{"anonymous rule untrusted", in(call(anonHost, vOld, "write_file"), nil), want{policy.Allow, policy.ReasonAnonymous, anonURL, nil, nil, nil}},
+	{"anonymous untrusted with a deny rule", in(call(anonHost, vOld, "write_file"), nil), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, anonURL, nil, nil, []string{"write", "nuke", "vip"}}},
+	{"anonymous untrusted with a deny rule, identity", in(get(anonHost, "/mcp"), reader), want{policy.Deny, policy.ReasonMCPHeadersUntrusted, anonURL, nil, nil, []string{"write", "nuke", "vip"}}},
 	{"anonymous rule deny", in(call(anonHost, v2026, "nuke"), nil), want{policy.Deny, policy.ReasonDeniedByRule, anonURL, nil, nil, []string{"nuke"}}},
 	{"anonymous rule allowlist", in(call(anonHost, v2026, "vip"), nil), want{policy.Challenge, policy.ReasonNoCredential, anonURL, nil, nil, []string{"vip"}}},
-	{"anonymous resource with identity", in(get(anonHost, "/mcp"), reader), want{policy.Allow, policy.ReasonAllowed, anonURL, nil, nil, nil}},
-	// 6. credential kinds
+	{"anonymous resource with identity", in(list(anonHost, "/mcp"), reader), want{policy.Allow, policy.ReasonAllowed, anonURL, nil, nil, nil}},
+	// 6. credential kinds and token audiences
 	{"credential not accepted", in(get("keys.example.com", "/mcp"), who("bot@example.com", true, "bots")),
 		want{policy.Challenge, policy.ReasonCredentialNotAccepted, keysURL, nil, nil, nil}},
-	{"anonymous source is not a credential", in(get(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: policy.SourceAnonymous}),
+	{"anonymous source is not a credential", in(list(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: policy.SourceAnonymous}),
 		want{policy.Challenge, policy.ReasonCredentialNotAccepted, mcpURL, []string{readScope}, nil, nil}},
-	{"unknown source", in(get(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: "magic"}),
+	{"unknown source", in(list(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: "magic"}),
 		want{policy.Challenge, policy.ReasonCredentialNotAccepted, mcpURL, []string{readScope}, nil, nil}},
+	{"token for another resource", in(list(mcpHost, "/mcp"), &policy.Identity{Scopes: []string{readScope}, Source: policy.SourceOAuth, Audiences: []string{strictURL}}),
+		want{policy.Challenge, policy.ReasonAudienceMismatch, mcpURL, []string{readScope}, nil, nil}},
 	{"api key by group", in(get("keys.example.com", "/mcp"), &policy.Identity{Subject: "ci", Groups: []string{"bots"}, Source: policy.SourceAPIKey}),
 		want{policy.Allow, policy.ReasonAllowed, keysURL, nil, nil, nil}},
 	{"api key without group", in(get("keys.example.com", "/mcp"), master), want{policy.Deny, policy.ReasonNotAllowed, keysURL, nil, nil, nil}},
 	// 7. rule deny with an identity
 	{"rule deny beats AllScopes", in(call(mcpHost, v2026, "delete_repo"), master), want{policy.Deny, policy.ReasonDeniedByRule, mcpURL, nil, nil, []string{"delete"}}},
 	// 8. allowlists
-	{"email case-insensitive", in(get(allowHost, "/mcp"), who("boss@EXAMPLE.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"email local part case-insensitive", in(get(allowHost, "/mcp"), who("BOSS@example.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"unverified email does not count", in(get(allowHost, "/mcp"), who("boss@example.com", false)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
-	{"domain", in(get(allowHost, "/mcp"), who("bob@allowed.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"domain upper case", in(get(allowHost, "/mcp"), who("bob@ALLOWED.Com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"unverified domain", in(get(allowHost, "/mcp"), who("bob@allowed.com", false)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
-	{"two @ rejected", in(get(allowHost, "/mcp"), who("a@evil.com@allowed.com", true)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
-	{"subdomain is another domain", in(get(allowHost, "/mcp"), who("bob@sub.allowed.com", true)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
-	{"group", in(get(allowHost, "/mcp"), who("", false, "staff")), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"group case-sensitive", in(get(allowHost, "/mcp"), who("", false, "Staff")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
-	{"nobody", in(get(allowHost, "/mcp"), who("eve@example.org", true, "guests")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"email case-insensitive", in(list(allowHost, "/mcp"), who("boss@EXAMPLE.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
+	{"email local part case-insensitive", in(list(allowHost, "/mcp"), who("BOSS@example.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
+	{"unverified email does not count", in(list(allowHost, "/mcp"), who("boss@example.com", false)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"domain", in(list(allowHost, "/mcp"), who("bob@allowed.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
+	{"domain upper case", in(list(allowHost, "/mcp"), who("bob@ALLOWED.Com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
+	{"unverified domain", in(list(allowHost, "/mcp"), who("bob@allowed.com", false)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"two @ rejected", in(list(allowHost, "/mcp"), who("a@evil.com@allowed.com", true)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"subdomain is another domain", in(list(allowHost, "/mcp"), who("bob@sub.allowed.com", true)), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"group", in(list(allowHost, "/mcp"), who("", false, "staff")), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
+	{"group case-sensitive", in(list(allowHost, "/mcp"), who("", false, "Staff")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
+	{"nobody", in(list(allowHost, "/mcp"), who("eve@example.org", true, "guests")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, nil}},
 	{"rule gate fails", in(call(allowHost, v2026, "secret_keys"), who("", false, "staff")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, []string{"secret"}}},
 	{"rule gate without resource gate", in(call(allowHost, v2026, "secret_keys"), who("", false, "ops")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, []string{"secret"}}},
 	{"both gates", in(call(allowHost, v2026, "secret_keys"), who("", false, "ops", "staff")), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, []string{"secret"}}},
 	{"both gates by one email", in(call(allowHost, v2026, "secret_keys"), who("Boss@example.com", true)), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, []string{"secret"}}},
-	{"rule gate untrusted", in(call(allowHost, vOld, "secret_keys"), who("", false, "staff")), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
-	{"allowlist no credential", in(get(allowHost, "/mcp"), nil), want{policy.Challenge, policy.ReasonNoCredential, allowURL, nil, nil, nil}},
-	{"api key by email", in(get(allowHost, "/mcp"), &policy.Identity{Subject: "k", Email: "ci@allowed.com", EmailVerified: true, Source: policy.SourceAPIKey}),
+	{"untrusted: every rule's gate", in(call(allowHost, vOld, "list_keys"), who("", false, "staff")), want{policy.Deny, policy.ReasonNotAllowed, allowURL, nil, nil, []string{"secret"}}},
+	{"untrusted: every rule's gate passed", in(get(allowHost, "/mcp"), who("", false, "staff", "ops")), want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, []string{"secret"}}},
+	{"allowlist no credential", in(list(allowHost, "/mcp"), nil), want{policy.Challenge, policy.ReasonNoCredential, allowURL, nil, nil, nil}},
+	{"api key by email", in(list(allowHost, "/mcp"), &policy.Identity{Subject: "k", Email: "ci@allowed.com", EmailVerified: true, Source: policy.SourceAPIKey}),
 		want{policy.Allow, policy.ReasonAllowed, allowURL, nil, nil, nil}},
 	{"allowlist before scopes", in(call(mcpHost, v2026, "admin_reset"), writer), want{policy.Deny, policy.ReasonNotAllowed, mcpURL, nil, nil, []string{"admin"}}},
 	// 9. scopes
-	{"reader", in(get(mcpHost, "/mcp"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"write implies read", in(get(mcpHost, "/mcp"), writer), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
-	{"transitive chain", in(get(mcpHost, "/mcp"), ident("mcp:admin")), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"reader", in(list(mcpHost, "/mcp"), reader), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"write implies read", in(list(mcpHost, "/mcp"), writer), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"transitive chain", in(list(mcpHost, "/mcp"), ident("mcp:admin")), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
 	{"implication is one-way", in(call(mcpHost, v2026, "create_issue"), reader),
 		want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope, writeScope}, []string{writeScope}, []string{"write"}}},
-	{"no scopes", in(get(mcpHost, "/mcp"), ident()), want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope}, []string{readScope}, nil}},
-	{"unrelated scopes", in(get(mcpHost, "/mcp"), ident("mcp:reader", "MCP:READ")), want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope}, []string{readScope}, nil}},
+	{"no scopes", in(list(mcpHost, "/mcp"), ident()), want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope}, []string{readScope}, nil}},
+	{"unrelated scopes", in(list(mcpHost, "/mcp"), ident("mcp:reader", "MCP:READ")), want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope}, []string{readScope}, nil}},
 	{"writer on write tool", in(call(mcpHost, vLater, "update_issue"), writer), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"write"}}},
 	{"admin tool", in(call(mcpHost, v2026, "admin_reset"), admin), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"admin"}}},
-	{"admin tool group without scope", in(call(mcpHost, v2026, "admin_reset"), &policy.Identity{Scopes: []string{writeScope}, Groups: []string{"admins"}, Source: policy.SourceOAuth}),
+	{"admin tool group without scope", in(call(mcpHost, v2026, "admin_reset"), &policy.Identity{Scopes: []string{writeScope}, Groups: []string{"admins"}, Source: policy.SourceOAuth, Audiences: []string{mcpURL}}),
 		want{policy.Deny, policy.ReasonInsufficientScope, mcpURL, []string{readScope, "mcp:admin"}, []string{"mcp:admin"}, []string{"admin"}}},
 	{"AllScopes", in(call(mcpHost, v2026, "create_issue"), master), want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, []string{"write"}}},
-	{"several rules all scopes", in(call("multi.example.com", v2026, "xray"), ident("b")),
+	{"several rules all scopes", in(call(multiHost, v2026, "xray"), ident("b")),
 		want{policy.Deny, policy.ReasonInsufficientScope, multiURL, []string{"a", "b", "c"}, []string{"a", "c"}, []string{"r1", "rules[1]"}}},
-	{"several rules no credential", in(call("multi.example.com", v2026, "xray"), nil),
+	{"several rules no credential", in(call(multiHost, v2026, "xray"), nil),
 		want{policy.Challenge, policy.ReasonNoCredential, multiURL, []string{"a", "b", "c"}, nil, []string{"r1", "rules[1]"}}},
-	{"several rules granted", in(call("multi.example.com", v2026, "xray"), ident("c", "b", "a")), want{policy.Allow, policy.ReasonAllowed, multiURL, nil, nil, []string{"r1", "rules[1]"}}},
-	{"one rule of two", in(call("multi.example.com", v2026, "yak"), ident("a")),
+	{"several rules granted", in(call(multiHost, v2026, "xray"), ident("c", "b", "a")), want{policy.Allow, policy.ReasonAllowed, multiURL, nil, nil, []string{"r1", "rules[1]"}}},
+	{"one rule of two", in(call(multiHost, v2026, "yak"), ident("a")),
 		want{policy.Deny, policy.ReasonInsufficientScope, multiURL, []string{"a", "b"}, []string{"b"}, []string{"r1"}}},
 }
 
@@ -254,7 +318,8 @@ func TestDecideReasonsCovered(t *testing.T) {
 	all := []policy.Reason{
 		policy.ReasonAllowed, policy.ReasonPublicPath, policy.ReasonAnonymous, policy.ReasonPreflight, policy.ReasonNoResource,
 		policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted, policy.ReasonInsufficientScope,
-		policy.ReasonNotAllowed, policy.ReasonDeniedByRule, policy.ReasonMCPHeadersUntrusted,
+		policy.ReasonNotAllowed, policy.ReasonDeniedByRule, policy.ReasonMCPHeadersUntrusted, policy.ReasonMissingMCPHeader,
+		policy.ReasonAudienceMismatch,
 	}
 	seen := map[policy.Reason]bool{}
 	for _, tt := range decideCases {
@@ -325,11 +390,16 @@ func TestDecideAllocs(t *testing.T) {
 		name string
 		in   policy.Input
 	}{
-		{"allow with a required scope", in(get(mcpHost, "/mcp"), reader)},
-		{"allow through an implication", in(get(mcpHost, "/mcp"), writer)},
+		{"allow with a required scope", in(list(mcpHost, "/mcp"), reader)},
+		{"allow through an implication", in(list(mcpHost, "/mcp"), writer)},
 		{"allow with one rule", in(call(mcpHost, v2026, "update_issue"), writer)},
-		{"allow by allowlist", in(get(allowHost, "/mcp"), who("bob@allowed.com", true))},
-		{"challenge", in(get(mcpHost, "/mcp"), nil)},
+		{"allow by allowlist", in(list(allowHost, "/mcp"), who("bob@allowed.com", true))},
+		{"allow untrusted by every rule", in(call(multiHost, vOld, "yak"), ident("a", "b", "c"))},
+		{"allow on a port-less host", in(list(mcpHost+":8443", "/mcp"), reader)},
+		{"challenge", in(list(mcpHost, "/mcp"), nil)},
+		{"challenge untrusted", in(get(multiHost, "/mcp"), nil)},
+		{"audience mismatch", in(list(mcpHost, "/mcp"), &policy.Identity{Source: policy.SourceJWT, Audiences: []string{"https://elsewhere/mcp"}})},
+		{"missing header", in(call(mcpHost, v2026, ""), reader)},
 		{"public path", in(get(mcpHost, "/mcp/health"), nil)},
 	}
 	for _, tt := range tests {
@@ -347,9 +417,10 @@ func BenchmarkDecide(b *testing.B) {
 		name string
 		in   policy.Input
 	}{
-		{"allow", in(get(mcpHost, "/mcp"), reader)},
+		{"allow", in(list(mcpHost, "/mcp"), reader)},
 		{"allow_rule", in(call(mcpHost, v2026, "update_issue"), writer)},
-		{"challenge", in(get(mcpHost, "/mcp"), nil)},
+		{"allow_untrusted", in(call(multiHost, vOld, "yak"), ident("a", "b", "c"))},
+		{"challenge", in(list(mcpHost, "/mcp"), nil)},
 		{"insufficient_scope", in(call(mcpHost, v2026, "create_issue"), reader)},
 	}
 	for _, bb := range benches {

@@ -22,16 +22,27 @@ func Example() {
 	r := p.Resources()[0]
 	fmt.Println(r.URL(), r.MetadataURL())
 
-	alice := &policy.Identity{Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth}
-	call := policy.Request{
-		Method: "POST", Host: "mcp.example.com", Path: "/mcp",
-		MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/call", MCPName: "create_issue",
+	alice := &policy.Identity{
+		Email: "alice@example.com", EmailVerified: true, Scopes: []string{"mcp:read"}, Source: policy.SourceOAuth,
+		Audiences: []string{"https://mcp.example.com/mcp"}, // the token was minted for this resource
 	}
+	list := policy.Request{
+		Method: "POST", Host: "mcp.example.com", Path: "/mcp",
+		MCPProtocolVersion: "2026-07-28", MCPMethod: "tools/list",
+	}
+	call := list
+	call.MCPMethod, call.MCPName = "tools/call", "create_issue"
 
-	d := p.Decide(policy.Input{Request: policy.Request{Method: "POST", Host: "mcp.example.com", Path: "/mcp"}})
+	d := p.Decide(policy.Input{Request: list})
 	fmt.Println(d.Result, d.Reason, d.Scopes)
 
 	d = p.Decide(policy.Input{Request: call, Identity: alice})
+	fmt.Println(d.Result, d.Reason, d.Scopes, d.Missing, d.Rules)
+
+	// A client older than MCP 2026-07-28: its headers cannot be trusted, so every rule applies.
+	old := list
+	old.MCPProtocolVersion = "2025-11-25"
+	d = p.Decide(policy.Input{Request: old, Identity: alice})
 	fmt.Println(d.Result, d.Reason, d.Scopes, d.Missing, d.Rules)
 
 	alice.Scopes = []string{"mcp:write"} // mcp:write implies mcp:read
@@ -40,6 +51,7 @@ func Example() {
 	// Output:
 	// https://mcp.example.com/mcp https://mcp.example.com/.well-known/oauth-protected-resource/mcp
 	// challenge no_credential [mcp:read]
+	// deny insufficient_scope [mcp:read mcp:write] [mcp:write] [writes]
 	// deny insufficient_scope [mcp:read mcp:write] [mcp:write] [writes]
 	// allow allowed
 }

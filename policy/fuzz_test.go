@@ -67,7 +67,7 @@ func FuzzDecide(f *testing.F) {
 		if hasID {
 			in.Identity = &policy.Identity{
 				Subject: "fuzz", Email: email, EmailVerified: true, Source: policy.SourceOAuth,
-				Scopes: strings.Fields(scopes), Groups: strings.Fields(groups),
+				Scopes: strings.Fields(scopes), Groups: strings.Fields(groups), Audiences: everyResource,
 			}
 		}
 		d := pol.Decide(in)
@@ -100,13 +100,24 @@ func FuzzDecide(f *testing.F) {
 			}
 		case policy.Challenge:
 			switch d.Reason {
-			case policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted:
+			case policy.ReasonNoCredential, policy.ReasonInvalidCredential, policy.ReasonCredentialNotAccepted, policy.ReasonAudienceMismatch:
 			default:
 				t.Fatalf("Decide(%+v) = challenge/%v, want a credential reason", in.Request, d.Reason)
 			}
 		case policy.Deny:
 		default:
 			t.Fatalf("Decide(%+v).Result = %v, want allow, challenge or deny", in.Request, d.Result)
+		}
+		// Downgrading the protocol version never widens access: untrusted headers are
+		// judged as every rule at once. (A trusted request that omits a required header is
+		// malformed, not narrower; the insecure opt-out gives this up by name.)
+		if d.Result != policy.Allow && d.Reason != policy.ReasonMissingMCPHeader && d.Resource != nil &&
+			!d.Resource.Config().InsecureSkipRulesForUntrustedMCPHeaders {
+			old := in
+			old.MCPProtocolVersion = "2025-11-25"
+			if od := pol.Decide(old); od.Result == policy.Allow {
+				t.Fatalf("Decide(%+v) = %v/%v, but allow/%v with MCP-Protocol-Version 2025-11-25", in.Request, d.Result, d.Reason, od.Reason)
+			}
 		}
 		if (len(d.Missing) > 0) != (d.Reason == policy.ReasonInsufficientScope) {
 			t.Fatalf("Decide(%+v) = %v/%v with Missing %q", in.Request, d.Result, d.Reason, d.Missing)

@@ -42,7 +42,7 @@ func TestMatch(t *testing.T) {
 		{"longest prefix boundary", "mcp.example.com", "/mcp/adminx", "https://mcp.example.com/mcp", false},
 		{"upper-case host", "MCP.Example.COM", "/mcp", "https://mcp.example.com/mcp", false},
 		{"trailing-dot host", "mcp.example.com.", "/mcp", "https://mcp.example.com/mcp", false},
-		{"port not removed by caller", "mcp.example.com:443", "/mcp", "", false},
+		{"port not removed by caller", "mcp.example.com:443", "/mcp", "https://mcp.example.com/mcp", false}, // as any port no resource names
 		{"unknown host", "evil.example.com", "/mcp", "", false},
 		{"empty host", "", "/mcp", "", false},
 		{"star any host", "anything.example.net", "/wild/x", "https://wild.example.com/wild", false},
@@ -102,6 +102,54 @@ func TestMatch(t *testing.T) {
 				if d.Result != policy.Challenge || d.Reason != policy.ReasonNoCredential {
 					t.Errorf("Decide(%q %q) = %v/%v, want challenge/no_credential", tt.host, tt.path, d.Result, d.Reason)
 				}
+			}
+		})
+	}
+}
+
+// TestMatchPorts: a host with a port no resource names is looked up without the port
+// before any "*" resource.
+func TestMatchPorts(t *testing.T) {
+	p := mustNew(t, policy.Config{Resources: []policy.ResourceConfig{
+		{URL: "https://a.test/mcp"},
+		{URL: "https://a.test:8443/admin"},
+		{URL: "https://[::1]/mcp"},
+		{URL: "http://b.test:80/mcp"}, // the default port: host b.test
+		{URL: "https://c.test:8443/mcp"},
+		{URL: "https://wild.test/", Hosts: []string{"*"}, PublicPaths: []string{"/"}},
+	}})
+	const wild = "https://wild.test/"
+	tests := []struct {
+		name, host, path string
+		wantURL          string
+	}{
+		{"unnamed port", "a.test:8443", "/mcp", "https://a.test/mcp"},
+		{"another unnamed port", "a.test:9000", "/mcp/x", "https://a.test/mcp"},
+		{"named port wins", "a.test:8443", "/admin", "https://a.test:8443/admin"},
+		{"named port never answers without it", "a.test", "/admin", wild},
+		{"named port only on its own port", "a.test:9000", "/admin", wild},
+		{"unknown host with a port", "unknown.test:8443", "/mcp", wild},
+		{"unnamed port, path of no resource of the host", "a.test:8443", "/other", wild},
+		{"ipv6 with a port", "[::1]:8443", "/mcp", "https://[::1]/mcp"},
+		{"ipv6 without a port", "[::1]", "/mcp", "https://[::1]/mcp"},
+		{"default port removed by the caller", "a.test", "/mcp", "https://a.test/mcp"},
+		{"default port kept by the caller", "a.test:443", "/mcp", "https://a.test/mcp"},
+		{"http default port removed by the caller", "b.test", "/mcp", "http://b.test/mcp"},
+		{"http default port kept by the caller", "b.test:80", "/mcp", "http://b.test/mcp"},
+		{"port resource, no port", "c.test", "/mcp", wild},
+		{"port resource, its port", "c.test:8443", "/mcp", "https://c.test:8443/mcp"},
+		{"port resource, another port", "c.test:9443", "/mcp", wild},
+		{"upper case and trailing dot", "A.Test.:8443", "/mcp", "https://a.test/mcp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := p.Decide(policy.Input{Request: policy.Request{Method: "POST", Host: tt.host, Path: tt.path}})
+			got := ""
+			if d.Resource != nil {
+				got = d.Resource.URL()
+			}
+			if got != tt.wantURL {
+				t.Errorf("Decide(%q %q).Resource = %q, want %q", tt.host, tt.path, got, tt.wantURL)
 			}
 		})
 	}

@@ -30,17 +30,17 @@ func TestModesAndTokenBinding(t *testing.T) {
 		{"strict, invalid", "strict.example", nil, true, policy.Challenge, policy.ReasonInvalidCredential},
 		{"optional, no credential", "optional.example", nil, false, policy.Allow, policy.ReasonAnonymous},
 		{"optional, invalid", "optional.example", nil, true, policy.Challenge, policy.ReasonInvalidCredential},
-		{"optional, valid", "optional.example", jwt("https://any"), false, policy.Allow, policy.ReasonAllowed},
+		{"optional, valid", "optional.example", jwt("https://any", "https://optional.example/mcp"), false, policy.Allow, policy.ReasonAllowed},
 		{"permissive, no credential", "permissive.example", nil, false, policy.Allow, policy.ReasonAnonymous},
 		{"permissive, invalid is absent", "permissive.example", nil, true, policy.Allow, policy.ReasonAnonymous},
 		{"optional, but a scope is required", "scoped.example", nil, false, policy.Challenge, policy.ReasonNoCredential},
-		{"issuer of this resource", "kc.example", jwt("https://kc.example/realms/a"), false, policy.Allow, policy.ReasonAllowed},
-		{"issuer configured for another resource", "kc.example", jwt("https://kc.example/realms/b"), false, policy.Challenge, policy.ReasonCredentialNotAccepted},
+		{"issuer of this resource", "kc.example", jwt("https://kc.example/realms/a", "https://kc.example/mcp"), false, policy.Allow, policy.ReasonAllowed},
+		{"issuer configured for another resource", "kc.example", jwt("https://kc.example/realms/b", "https://kc.example/mcp"), false, policy.Challenge, policy.ReasonCredentialNotAccepted},
 		{"api key ignores the issuer list", "kc.example", &policy.Identity{Subject: "k", Source: policy.SourceAPIKey}, false, policy.Allow, policy.ReasonAllowed},
 		{"audience of this resource", "aud.example", jwt("https://x", "other", "https://aud.example/mcp"), false, policy.Allow, policy.ReasonAllowed},
 		// RFC 8707: a token minted for another resource is refused.
-		{"audience of another resource", "aud.example", jwt("https://x", "https://strict.example/mcp"), false, policy.Challenge, policy.ReasonCredentialNotAccepted},
-		{"no audience", "aud.example", jwt("https://x"), false, policy.Challenge, policy.ReasonCredentialNotAccepted},
+		{"audience of another resource", "aud.example", jwt("https://x", "https://strict.example/mcp"), false, policy.Challenge, policy.ReasonAudienceMismatch},
+		{"no audience", "aud.example", jwt("https://x"), false, policy.Challenge, policy.ReasonAudienceMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

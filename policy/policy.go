@@ -35,13 +35,13 @@ type Identity struct {
 	Source        Source
 	ClientID      string
 	Issuer        string   // token issuer (jwt and oauth identities)
-	Audiences     []string // token audiences (jwt and oauth identities)
+	Audiences     []string // token audiences (jwt and oauth identities); one must be the resource's, see [ResourceConfig.Audiences]
 }
 
 // Request is the original request as the edge proxy received it (already normalized by the caller).
 type Request struct {
 	Method             string // original HTTP method, upper case
-	Host               string // canonical host: lower case, no trailing dot, default port removed
+	Host               string // canonical host: lower case, no trailing dot, default port removed; another port is kept
 	Path               string // normalized path (cleaned), never a query
 	Preflight          bool   // CORS preflight: OPTIONS with Origin and Access-Control-Request-Method
 	MCPProtocolVersion string // MCP-Protocol-Version header value ("" when absent)
@@ -63,6 +63,13 @@ type Config struct {
 	// relation is transitive. Nil means [DefaultScopeImplications]; an empty map means
 	// no implications.
 	ScopeImplications map[string][]string `json:"scope_implications,omitempty"`
+	// IssuerAudiences maps each external JWT issuer the caller verifies tokens of to the
+	// audiences it verifies for that issuer (auth.IssuerConfig.Audiences). With it, [New]
+	// refuses a resource that accepts jwt credentials but could never match an audience
+	// of the issuers it accepts, and a jwt_issuers entry that names no such issuer. Nil
+	// means the caller verifies no external JWTs, and New checks nothing about issuers.
+	// It is not part of the policy file: the issuers are configured beside it.
+	IssuerAudiences map[string][]string `json:"-"`
 }
 
 // DefaultScopeImplications returns a fresh copy of the implications used when
@@ -74,24 +81,41 @@ func DefaultScopeImplications() map[string][]string {
 
 // ResourceConfig is one protected resource in a [Config].
 type ResourceConfig struct {
-	URL                   string         `json:"url"`                        // canonical resource URL https://mcp.example.com/mcp (RFC 8707 audience); http or https, absolute, no query/fragment/userinfo
-	Hosts                 []string       `json:"hosts,omitempty"`            // extra host names this resource answers for; "*" = any host
-	Paths                 []string       `json:"paths,omitempty"`            // protected path prefixes; default: [the URL's path] (or "/" when the URL path is empty)
-	PublicPaths           []string       `json:"public_paths,omitempty"`     // prefixes that pass without credentials (explicit, never a fallback)
-	Credentials           []Source       `json:"credentials,omitempty"`      // accepted credential kinds; empty = every kind except anonymous
-	Anonymous             bool           `json:"anonymous,omitempty"`        // requests without a credential may pass when no requirement applies
-	Mode                  Mode           `json:"mode,omitempty"`             // strict (default), optional or permissive, as in agentgateway
-	JWTIssuers            []string       `json:"jwt_issuers,omitempty"`      // issuers whose tokens this resource accepts; empty = every configured issuer
-	Audiences             []string       `json:"audiences,omitempty"`        // token audiences this resource accepts (RFC 8707); empty = any the issuer accepts
-	RequiredScopes        []string       `json:"required_scopes,omitempty"`  // scopes every request needs
-	ScopesSupported       []string       `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
-	AllowedEmails         []string       `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
-	AllowedDomains        []string       `json:"allowed_domains,omitempty"`  // domains of verified emails, case-insensitive
-	AllowedGroups         []string       `json:"allowed_groups,omitempty"`   // groups, case-sensitive
-	StrictMCPHeaders      bool           `json:"strict_mcp_headers,omitempty"`
-	PreflightRequiresAuth bool           `json:"preflight_requires_auth,omitempty"`
-	Rules                 []RuleConfig   `json:"rules,omitempty"`
-	Metadata              map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
+	URL         string   `json:"url"`                    // canonical resource URL https://mcp.example.com/mcp (RFC 8707 audience); http or https, absolute, no query/fragment/userinfo
+	Hosts       []string `json:"hosts,omitempty"`        // extra host names this resource answers for; "*" = any host
+	Paths       []string `json:"paths,omitempty"`        // protected path prefixes; default: [the URL's path] (or "/" when the URL path is empty)
+	PublicPaths []string `json:"public_paths,omitempty"` // prefixes that pass without credentials (explicit, never a fallback)
+	Credentials []Source `json:"credentials,omitempty"`  // accepted credential kinds; empty = every kind except anonymous
+	Anonymous   bool     `json:"anonymous,omitempty"`    // requests without a credential may pass when no requirement applies
+	Mode        Mode     `json:"mode,omitempty"`         // strict (default), optional or permissive, as in agentgateway
+	JWTIssuers  []string `json:"jwt_issuers,omitempty"`  // issuers whose tokens this resource accepts; empty = every configured issuer
+	// Audiences are the token audiences this resource accepts besides its URL (RFC 8707).
+	// A jwt or oauth identity passes only with an aud equal to the URL (as canonicalized,
+	// or exactly as configured) or to one of these, so a token minted for one resource
+	// never opens another unless that resource lists the token's audience here.
+	Audiences       []string `json:"audiences,omitempty"`
+	RequiredScopes  []string `json:"required_scopes,omitempty"`  // scopes every request needs
+	ScopesSupported []string `json:"scopes_supported,omitempty"` // extra scopes for the PRM document
+	AllowedEmails   []string `json:"allowed_emails,omitempty"`   // verified emails, case-insensitive
+	AllowedDomains  []string `json:"allowed_domains,omitempty"`  // domains of verified emails, case-insensitive
+	AllowedGroups   []string `json:"allowed_groups,omitempty"`   // groups, case-sensitive
+	// StrictMCPHeaders refuses (403, mcp_headers_untrusted) every request whose
+	// Mcp-Method / Mcp-Name headers cannot be trusted: MCP-Protocol-Version older than
+	// 2026-07-28, absent or malformed. It holds with or without rules.
+	StrictMCPHeaders bool `json:"strict_mcp_headers,omitempty"`
+	// InsecureSkipRulesForUntrustedMCPHeaders judges a request whose MCP headers cannot
+	// be trusted by the resource-level requirements alone, skipping every rule. By
+	// default such a request is judged as the most demanding operation the rules
+	// describe: it needs every scope any rule requires, must pass every rule's
+	// allowlist, and is refused (mcp_headers_untrusted) when any rule denies (after a
+	// 401 challenge, when it has no credential and the resource is not anonymous). With this
+	// set, an old client, or one that drops MCP-Protocol-Version, can call a tool a
+	// rule denies or restricts: it MUST NOT be set unless the MCP server enforces
+	// those restrictions itself. It cannot be combined with StrictMCPHeaders.
+	InsecureSkipRulesForUntrustedMCPHeaders bool           `json:"insecure_skip_rules_for_untrusted_mcp_headers,omitempty"`
+	PreflightRequiresAuth                   bool           `json:"preflight_requires_auth,omitempty"`
+	Rules                                   []RuleConfig   `json:"rules,omitempty"`
+	Metadata                                map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
 }
 
 // Mode says how a resource treats requests without a valid credential, as
@@ -113,8 +137,10 @@ const (
 	ModePermissive Mode = "permissive"
 )
 
-// RuleConfig is a per MCP method and tool rule of a resource. It applies only when the
-// request's MCP headers are trusted (MCP-Protocol-Version 2026-07-28 or later).
+// RuleConfig is a per MCP method and tool rule of a resource. It applies by the request's
+// Mcp-Method and Mcp-Name when those are trusted (MCP-Protocol-Version 2026-07-28 or
+// later); when they are not, every rule of the resource applies at once (see
+// [ResourceConfig.InsecureSkipRulesForUntrustedMCPHeaders]).
 type RuleConfig struct {
 	Name           string   `json:"name,omitempty"`
 	Methods        []string `json:"methods,omitempty"` // Mcp-Method values ("tools/call"); empty = any method
@@ -169,6 +195,8 @@ const (
 	ReasonNotAllowed            Reason = "not_allowed" // an allowlist did not match
 	ReasonDeniedByRule          Reason = "denied_by_rule"
 	ReasonMCPHeadersUntrusted   Reason = "mcp_headers_untrusted"
+	ReasonMissingMCPHeader      Reason = "missing_mcp_header" // a trusted version without Mcp-Method, or Mcp-Name where the method has one
+	ReasonAudienceMismatch      Reason = "audience_mismatch"  // a token minted for another resource
 )
 
 // Decision is the outcome of [Policy.Decide]. Its slices may be shared with the
@@ -179,8 +207,23 @@ type Decision struct {
 	Resource *Resource // nil when no resource matched
 	Scopes   []string  // Challenge / insufficient_scope: ALL scopes the operation needs (resource + applicable rules), for the `scope` challenge param
 	Missing  []string  // insufficient_scope: the needed scopes the identity lacks (after implication)
-	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule)
+	Rules    []string  // names of the rules that applied ("rules[i]" for an unnamed rule); every rule when the MCP headers are untrusted
 	Message  string    // short client-safe English description (goes into error_description)
+}
+
+// InvalidToken reports whether d is a Challenge about the credential presented, which
+// the challenge reports as error="invalid_token" (RFC 6750 §3.1): it failed
+// verification, is of a kind or issuer the resource does not accept, or was minted for
+// another resource.
+func (d Decision) InvalidToken() bool {
+	if d.Result != Challenge {
+		return false
+	}
+	switch d.Reason {
+	case ReasonInvalidCredential, ReasonCredentialNotAccepted, ReasonAudienceMismatch:
+		return true
+	}
+	return false
 }
 
 // Policy is a compiled, immutable [Config]; it is safe for concurrent use.
@@ -212,10 +255,15 @@ type Resource struct {
 	needed          []string // RequiredScopes, deduplicated
 	anonymous       bool     // Anonymous, or a mode other than strict
 	issuers         []string // JWTIssuers
-	audiences       []string // Audiences
+	audiences       []string // the audiences a token may carry: the URL, as canonicalized and as configured, then Audiences
 	gate            Allowlist
 	rules           []rule
 	scopesSupported []string
+	// How a request with untrusted MCP headers is judged: as if every rule applied.
+	allNeeded  []string // needed, then every rule's scopes
+	allNames   []string // every rule's name
+	anyDeny    bool     // a rule denies
+	rulesGated bool     // a rule has an allowlist
 }
 
 // URL returns the canonical resource URL: scheme and host lower case, default port
