@@ -92,7 +92,8 @@ const minTrustedMCPVersion = "2026-07-28"
 //  3. A CORS preflight (an OPTIONS request) unless PreflightRequiresAuth: Allow, ReasonPreflight.
 //  4. Mcp-Method / Mcp-Name are trusted only with MCP-Protocol-Version 2026-07-28 or
 //     later. Untrusted with StrictMCPHeaders: Deny, ReasonMCPHeadersUntrusted. On a
-//     resource with rules: trusted but without Mcp-Method, or without Mcp-Name for
+//     resource with rules: a trusted GET, HEAD or DELETE without Mcp-Method carries no
+//     MCP message and is judged by the resource's rules; any other trusted request without Mcp-Method, or without Mcp-Name for
 //     tools/call, prompts/get or resources/read: Deny, ReasonMissingMCPHeader; trusted,
 //     the rules that match the headers apply; untrusted, every rule applies (unless
 //     InsecureSkipRulesForUntrustedMCPHeaders). The needed scopes are the resource's
@@ -138,6 +139,10 @@ func (p *Policy) Decide(in Input) Decision {
 	allRules := false // untrusted headers: judged as if every rule applied
 	switch {
 	case len(r.rules) == 0:
+	case trusted && in.MCPMethod == "" && carriesNoMessage(in.Method):
+		// A GET (the server's SSE stream), HEAD or DELETE (the end of a session)
+		// carries no JSON-RPC message, so no method or tool rule describes it: the
+		// resource's rules judge it.
 	case trusted:
 		if in.MCPMethod == "" || (in.MCPName == "" && namedMethod(in.MCPMethod)) {
 			return d.with(Deny, ReasonMissingMCPHeader, msgMissingMCPHeader)
@@ -225,6 +230,12 @@ func (p *Policy) Decide(in Input) Decision {
 		}
 	}
 	return d.with(Allow, ReasonAllowed, msgAllowed)
+}
+
+// carriesNoMessage reports whether a streamable HTTP request of this HTTP method never
+// carries a JSON-RPC message: GET opens the server's stream, DELETE ends a session.
+func carriesNoMessage(method string) bool {
+	return method == "GET" || method == "HEAD" || method == "DELETE"
 }
 
 // namedMethod reports whether an MCP method must carry Mcp-Name (MCP 2026-07-28

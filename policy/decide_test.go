@@ -170,7 +170,12 @@ var decideCases = []decideCase{
 	{"rule deny trusted 2026-12-01", in(call(mcpHost, vLater, "delete_repo"), reader), want{policy.Deny, policy.ReasonDeniedByRule, mcpURL, nil, nil, []string{"delete"}}},
 	// A client cannot slip past a rule by omitting a header...
 	{"trusted without Mcp-Method", in(mcp(mcpHost, v2026, "", "delete_repo"), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
+	// ...but a GET (the server's stream) or DELETE carries no message a rule describes.
 	{"trusted GET without Mcp-Method", in(policy.Request{Method: "GET", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026}, reader),
+		want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"trusted DELETE without Mcp-Method", in(policy.Request{Method: "DELETE", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026}, reader),
+		want{policy.Allow, policy.ReasonAllowed, mcpURL, nil, nil, nil}},
+	{"trusted PUT without Mcp-Method", in(policy.Request{Method: "PUT", Host: mcpHost, Path: "/mcp", MCPProtocolVersion: v2026}, reader),
 		want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
 	{"tools/call without Mcp-Name", in(call(mcpHost, v2026, ""), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
 	{"prompts/get without Mcp-Name", in(mcp(mcpHost, vLater, "prompts/get", ""), reader), want{policy.Deny, policy.ReasonMissingMCPHeader, mcpURL, nil, nil, nil}},
