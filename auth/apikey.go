@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -23,9 +24,6 @@ const (
 	maxKeyLen = 4096
 	// singleKeyName is the Subject and ClientID of the single key.
 	singleKeyName = "api-key"
-	// keyPrefix starts every key GenerateKey makes, so a leaked key is recognisable
-	// by secret scanners.
-	keyPrefix = "mcpg_"
 )
 
 // Errors of APIKeys.Authenticate. They name the condition, never the value.
@@ -172,8 +170,8 @@ func (k *APIKeys) Authenticate(r *Request) (Principal, error) {
 		if err != nil {
 			return Principal{}, err
 		}
-		if jwt {
-			return Principal{}, ErrNoCredentials
+		if jwt || strings.HasPrefix(tok, PrefixAccessToken) {
+			return Principal{}, ErrNoCredentials // a token, not a key
 		}
 		if len(tok) > maxKeyLen {
 			return Principal{}, errKeyTooLong
@@ -223,5 +221,5 @@ func GenerateKey() (string, error) {
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", fmt.Errorf("auth: generate key: %w", err)
 	}
-	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return PrefixAPIKey + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }

@@ -234,8 +234,8 @@ func TestGenerateKey(t *testing.T) {
 		if err != nil {
 			t.Fatalf("GenerateKey() error = %v", err)
 		}
-		if len(key) != 48 || !strings.HasPrefix(key, "mcpg_") || !isBase64URL(key[5:]) || LooksLikeJWT(key) {
-			t.Fatalf("GenerateKey() = %q, want mcpg_ and 43 base64url characters", key)
+		if len(key) != 51 || !strings.HasPrefix(key, "mcpg_ak_") || !isBase64URL(key[8:]) || LooksLikeJWT(key) {
+			t.Fatalf("GenerateKey() = %q, want mcpg_ak_ and 43 base64url characters", key)
 		}
 		if seen[key] {
 			t.Fatalf("GenerateKey() = %q twice", key)

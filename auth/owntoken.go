@@ -195,6 +195,9 @@ func (v *OwnTokens) Authenticate(r *Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
+	if strings.HasPrefix(tok, PrefixAccessToken) {
+		tok, jwt = OwnAccessToken(tok)
+	}
 	if !jwt {
 		return Principal{}, ErrNoCredentials
 	}
@@ -214,7 +217,8 @@ func (v *OwnTokens) Verify(ctx context.Context, token string) (Principal, error)
 	if len(token) > maxBearerLen {
 		return Principal{}, errOwnTooLong
 	}
-	if !LooksLikeJWT(token) {
+	token, jwt := OwnAccessToken(token)
+	if !jwt {
 		return Principal{}, ErrNoCredentials
 	}
 	now, sum := v.now(), ownTokenDigest(token)
@@ -234,6 +238,7 @@ func (v *OwnTokens) VerifySignature(ctx context.Context, token string) (*OwnToke
 	if len(token) > maxBearerLen {
 		return nil, errOwnTooLong
 	}
+	token, _ = OwnAccessToken(token)
 	return v.verifySignature(ctx, token, v.now())
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -122,7 +123,7 @@ func (t *tokenEndpoint) refreshGrant(r *http.Request, form url.Values) (*tokenRe
 	if !t.accounts.stillAllowed(old.Identity) {
 		return nil, badRequest(codeInvalidGrant, "the user is no longer allowed to sign in").because(fmt.Errorf("oauth: %q is no longer a user or on the login allowlists", who(old.Identity)))
 	}
-	next := randomString(32)
+	next := auth.PrefixRefreshToken + randomString(32)
 	_, err = t.store.RotateRefreshToken(ctx, hash, store.RefreshToken{
 		TokenHash: hashToken(next),
 		FamilyID:  old.FamilyID,
@@ -174,7 +175,7 @@ func (t *tokenEndpoint) issueTokens(r *http.Request, c store.Client, g grant, gr
 		Scope:       strings.Join(g.scopes, " "),
 	}
 	if refreshAllowed(c) {
-		rt := randomString(32)
+		rt := auth.PrefixRefreshToken + randomString(32)
 		err := t.store.CreateRefreshToken(r.Context(), store.RefreshToken{
 			TokenHash: hashToken(rt),
 			FamilyID:  g.family,

@@ -201,7 +201,7 @@ func (s *Server) mintAccessToken(g grant, now time.Time) (token string, exp time
 	if token, err = jws.CompactSerialize(); err != nil {
 		return "", time.Time{}, fmt.Errorf("oauth: serialize an access token: %w", err)
 	}
-	return token, exp, nil
+	return auth.PrefixAccessToken + token, exp, nil
 }
 
 // randomString returns n random bytes, base64url encoded without padding.

@@ -20,7 +20,11 @@ import (
 // decodeJWT returns a compact JWT's header and claims, unverified.
 func decodeJWT(t testing.TB, tok string) (header, claims map[string]any) {
 	t.Helper()
-	parts := strings.Split(tok, ".")
+	jws, ok := strings.CutPrefix(tok, auth.PrefixAccessToken)
+	if !ok {
+		t.Fatalf("access token does not start with %s", auth.PrefixAccessToken)
+	}
+	parts := strings.Split(jws, ".")
 	if len(parts) != 3 {
 		t.Fatalf("token has %d parts", len(parts))
 	}
@@ -88,7 +92,7 @@ func TestAccessTokenFormat(t *testing.T) {
 	if k.KeyID != header["kid"] || k.Algorithm != "ES256" || k.Use != "sig" || !k.IsPublic() {
 		t.Errorf("JWK = kid %q alg %q use %q public %v, want the token's kid, ES256, sig, public", k.KeyID, k.Algorithm, k.Use, k.IsPublic())
 	}
-	jws, err := jose.ParseSigned(at, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSigned(strings.TrimPrefix(at, auth.PrefixAccessToken), []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +257,7 @@ func TestAccessTokenCompatibility(t *testing.T) {
 	}
 
 	// Now → before.
-	tok := e.tokens().str("access_token")
+	tok := strings.TrimPrefix(e.tokens().str("access_token"), auth.PrefixAccessToken)
 	old, err := legacyVerify(tok, e.srv.URL, keyOf)
 	if err != nil {
 		t.Fatalf("the hand-rolled verifier refuses a go-jose token: %v", err)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -90,7 +91,7 @@ func (reg *registry) handleRegister() http.Handler {
 		c.ID = clientIDPrefix + randomURLString(16)
 		resp := registrationResponse{ClientIDIssuedAt: now.Unix()}
 		if c.TokenEndpointAuthMethod != authMethodNone {
-			resp.ClientSecret = randomURLString(32)
+			resp.ClientSecret = auth.PrefixClientSecret + randomURLString(32)
 			c.SecretHash = clientSecretHash(resp.ClientSecret)
 			resp.ClientSecretExpiresAt = new(int64) // 0: never (RFC 7591 §3.2.1)
 		}

@@ -132,8 +132,8 @@ func TestRegisterResponse(t *testing.T) {
 		}
 	}
 	secret, _ := got["client_secret"].(string)
-	if len(secret) != 43 {
-		t.Errorf("client_secret = %q, want 32 random bytes in base64url (43 characters)", secret)
+	if !strings.HasPrefix(secret, "mcpg_cs_") || len(secret) != 8+43 {
+		t.Errorf("client_secret = %q, want mcpg_cs_ and 32 random bytes in base64url (43 characters)", secret)
 	}
 	if got["client_secret_expires_at"] != 0.0 || got["client_id_issued_at"] != float64(clock.Now().Unix()) {
 		t.Errorf("client_secret_expires_at, client_id_issued_at = %v, %v; want 0, %d", got["client_secret_expires_at"], got["client_id_issued_at"], clock.Now().Unix())
