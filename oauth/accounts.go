@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -24,6 +26,7 @@ type accounts struct {
 	users     map[string]LocalUser // Provider "local", by case-folded email
 	dummyHash []byte               // bcrypt hash checked for unknown users
 	upstream  *upstream            // Provider "google" or "oidc"; nil for "local"
+	throttle  *loginThrottle       // Provider "local": failed logins and bcrypt slots
 }
 
 // newAccounts validates the login configuration of c. An upstream provider starts its
@@ -39,6 +42,7 @@ func newAccounts(ctx context.Context, c Config, iss issuer, now func() time.Time
 		if err := a.initLocal(c.LocalUsers); err != nil {
 			return nil, err
 		}
+		a.throttle = newLoginThrottle(func(r *http.Request) netip.Addr { return requestAddr(c.ClientAddr, r) })
 		return a, nil
 	case "google", "oidc":
 		if a.upstream, err = newUpstream(ctx, c, iss, now); err != nil {

@@ -22,7 +22,10 @@ var ErrUnknownClient = errors.New("oauth: unknown client")
 const (
 	defaultRegistrationTTL        = 30 * 24 * time.Hour
 	defaultRegistrationsPerMinute = 10
-	defaultMaxRegisteredClients   = 100000
+	// defaultRegistrationsPerMinuteTotal is the ceiling over every address: a flood
+	// from many addresses (or through a proxy not in TRUSTED_PROXIES) stops there.
+	defaultRegistrationsPerMinuteTotal = 120
+	defaultMaxRegisteredClients        = 100000
 )
 
 // Limits on client registrations and Client ID Metadata Documents.
@@ -59,6 +62,7 @@ type registry struct {
 	ttl            time.Duration                  // life of an unused DCR registration
 	maxDCR         int                            // cap on live DCR registrations
 	limiter        *rateLimiter                   // DCR requests per source address
+	global         *rateLimiter                   // DCR requests in all
 	cimd           *cimdCache                     // Client ID Metadata Documents
 	clientAddr     func(*http.Request) netip.Addr // Config.ClientAddr; nil: the TCP peer
 	onRegistration func(kind, result string)
@@ -67,8 +71,8 @@ type registry struct {
 // newRegistry validates the client settings of c and prepares the static clients, the
 // registration rate limiter and the CIMD cache.
 func newRegistry(c Config, iss issuer, scopes scopeSet, now func() time.Time) (*registry, error) {
-	if c.RegistrationTTL < 0 || c.RegistrationsPerMinute < 0 || c.MaxRegisteredClients < 0 {
-		return nil, errors.New("oauth: RegistrationTTL, RegistrationsPerMinute and MaxRegisteredClients must not be negative")
+	if c.RegistrationTTL < 0 || c.RegistrationsPerMinute < 0 || c.RegistrationsPerMinuteTotal < 0 || c.MaxRegisteredClients < 0 {
+		return nil, errors.New("oauth: RegistrationTTL, RegistrationsPerMinute, RegistrationsPerMinuteTotal and MaxRegisteredClients must not be negative")
 	}
 	reg := &registry{
 		iss:            iss,
@@ -79,6 +83,7 @@ func newRegistry(c Config, iss issuer, scopes scopeSet, now func() time.Time) (*
 		ttl:            cmp.Or(c.RegistrationTTL, defaultRegistrationTTL),
 		maxDCR:         cmp.Or(c.MaxRegisteredClients, defaultMaxRegisteredClients),
 		limiter:        newRateLimiter(cmp.Or(c.RegistrationsPerMinute, defaultRegistrationsPerMinute)),
+		global:         newRateLimiter(cmp.Or(c.RegistrationsPerMinuteTotal, defaultRegistrationsPerMinuteTotal)),
 		clientAddr:     c.ClientAddr,
 		onRegistration: c.OnRegistration,
 	}

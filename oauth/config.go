@@ -48,6 +48,9 @@ type Config struct {
 	RegistrationTTL time.Duration
 	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10.
 	RegistrationsPerMinute int
+	// RegistrationsPerMinuteTotal bounds DCR requests from all addresses together; 0
+	// means 120.
+	RegistrationsPerMinuteTotal int
 	// ClientAddr returns the address a request came from (for rate limits); nil means
 	// the TCP peer.
 	ClientAddr func(*http.Request) netip.Addr

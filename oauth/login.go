@@ -3,10 +3,13 @@ package oauth
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mcpguard/mcpguard/store"
 )
@@ -73,12 +76,26 @@ func (f *frontChannel) handleLoginSubmit(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	// The email is not logged: people type their password into it.
-	u, ok := f.accounts.checkPassword(email, r.PostForm.Get("password"))
+	th, now := f.accounts.throttle, f.now()
+	account, addr := th.keys(r, email)
+	if wait := th.wait(account, addr, now); wait > 0 {
+		// Locked out: the password is not even checked.
+		f.throttled(w, r, ss, email, wait, errors.New("oauth: local login: too many failed attempts for this account or address"))
+		return
+	}
+	var u LocalUser
+	var ok bool
+	if !th.hash(r.Context(), func() { u, ok = f.accounts.checkPassword(email, r.PostForm.Get("password")) }) {
+		f.throttled(w, r, ss, email, time.Second, errors.New("oauth: local login: every password check slot stayed busy"))
+		return
+	}
 	if !ok {
+		th.failed(account, addr, now)
 		f.loginForm(w, r, ss, http.StatusUnauthorized, email, "Incorrect email or password.",
 			failure{code: codeAccessDenied, cause: errors.New("oauth: local login: unknown email or wrong password")})
 		return
 	}
+	th.succeeded(account)
 	id := store.Identity{
 		Subject:       strings.ToLower(u.Email),
 		Email:         u.Email,
@@ -87,6 +104,27 @@ func (f *frontChannel) handleLoginSubmit(w http.ResponseWriter, r *http.Request)
 		Groups:        u.Groups,
 	}
 	f.loggedIn(w, r, ss, id)
+}
+
+// throttled answers a login attempt that must wait: 429 with Retry-After and the form,
+// saying when to try again.
+func (f *frontChannel) throttled(w http.ResponseWriter, r *http.Request, ss *session, email string, wait time.Duration, cause error) {
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	f.loginForm(w, r, ss, http.StatusTooManyRequests, email,
+		fmt.Sprintf("Too many sign-in attempts. Try again in %s.", retryIn(secs)),
+		failure{code: codeTemporarilyUnavailable, cause: cause})
+}
+
+// retryIn says secs as a person reads it.
+func retryIn(secs int) string {
+	switch {
+	case secs == 1:
+		return "1 second"
+	case secs < 120:
+		return strconv.Itoa(secs) + " seconds"
+	}
+	return strconv.Itoa((secs+59)/60) + " minutes"
 }
 
 // loggedIn records a successful login and continues: the authorization request in

@@ -54,11 +54,18 @@ func (reg *registry) handleRegister() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		now := reg.now()
-		if ok, wait := reg.limiter.allow(reg.addr(r), now); !ok {
+		if ok, wait := reg.limiter.allow(requestAddr(reg.clientAddr, r), now); !ok {
 			reg.report(kindDCR, "rate_limited")
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 			reg.fail(w, r, http.StatusTooManyRequests, "too many registrations from this address; retry later",
 				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: more than %g registrations a minute from one address", reg.limiter.perMinute)})
+			return
+		}
+		if ok, wait := reg.global.allow(netip.Addr{}, now); !ok {
+			reg.report(kindDCR, "rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			reg.fail(w, r, http.StatusTooManyRequests, "too many registrations; retry later",
+				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: more than %g registrations a minute in all", reg.global.perMinute)})
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
@@ -129,18 +136,6 @@ func (reg *registry) fail(w http.ResponseWriter, r *http.Request, status int, de
 	writeJSONError(w, status, f.code, description)
 }
 
-// addr is the address r came from: Config.ClientAddr, or the TCP peer.
-func (reg *registry) addr(r *http.Request) netip.Addr {
-	if reg.clientAddr != nil {
-		return reg.clientAddr(r)
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		return ap.Addr().Unmap()
-	}
-	a, _ := netip.ParseAddr(r.RemoteAddr)
-	return a.Unmap()
-}
-
 // randomURLString returns n random bytes, base64url without padding.
 func randomURLString(n int) string {
 	b := make([]byte, n)
@@ -178,14 +173,7 @@ func newRateLimiter(perMinute int) *rateLimiter {
 
 // allow takes a token for a at now; when none is left it reports how long until one is.
 func (l *rateLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
-	key := netip.Prefix{} // addresses that did not parse share one bucket
-	if a.IsValid() {
-		bits := 32
-		if a = a.Unmap(); a.Is6() {
-			bits = 64
-		}
-		key, _ = a.WithZone("").Prefix(bits)
-	}
+	key := sourceKey(a) // addresses that did not parse share one bucket
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[key]
