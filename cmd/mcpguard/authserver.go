@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
 	"github.com/mcpguard/mcpguard/store"
@@ -150,8 +151,8 @@ func requestClient(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	if peerTrusted(r.RemoteAddr, trusted) {
-		if a := clientAddr(r.Header); a.IsValid() {
+	if forwarded.PeerTrusted(r.RemoteAddr, trusted) {
+		if a := forwarded.ClientAddr(r.Header); a.IsValid() {
 			return a
 		}
 	}

@@ -63,14 +63,6 @@ func BenchmarkAuthRejected(b *testing.B) {
 	benchAuth(b, h, fwd("POST", "/mcp", "X-Api-Key", "wrong-key-0123456789"), 401)
 }
 
-func BenchmarkNormalizePath(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		normalizePath("/servers/abc/mcp")
-		normalizePath("/public/%2e%2e/mcp;x")
-	}
-}
-
 // BenchmarkAuthJWTCached is the common case for external JWTs: an MCP client sends the
 // same access token on every request, so after the first one the signature is not
 // verified again. Uncached verification is measured in package auth.

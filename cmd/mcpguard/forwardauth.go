@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,7 +104,7 @@ type verdict struct {
 	principal     auth.Principal
 	authenticated bool
 	decision      policy.Decision
-	orig          original
+	orig          forwarded.Original
 	cause         error // internal cause, logged, never sent
 }
 
@@ -139,7 +140,7 @@ func (d *decider) judge(r *http.Request, envoyPath string, v *verdict) {
 		return
 	}
 	var err error
-	if v.orig, err = parseOriginal(r, envoyPath); err != nil {
+	if v.orig, err = forwarded.Parse(r, envoyPath); err != nil {
 		v.status, v.reason, v.cause = http.StatusForbidden, "malformed_request", err
 		return
 	}
@@ -150,9 +151,9 @@ func (d *decider) judge(r *http.Request, envoyPath string, v *verdict) {
 		Preflight: v.orig.Method == http.MethodOptions &&
 			r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "",
 	}
-	if req.MCPProtocolVersion, err = mcpHeader(r.Header, "Mcp-Protocol-Version"); err == nil {
-		if req.MCPMethod, err = mcpHeader(r.Header, "Mcp-Method"); err == nil {
-			req.MCPName, err = mcpHeader(r.Header, "Mcp-Name")
+	if req.MCPProtocolVersion, err = forwarded.MCPHeader(r.Header, "Mcp-Protocol-Version"); err == nil {
+		if req.MCPMethod, err = forwarded.MCPHeader(r.Header, "Mcp-Method"); err == nil {
+			req.MCPName, err = forwarded.MCPHeader(r.Header, "Mcp-Name")
 		}
 	}
 	if err != nil {
@@ -164,7 +165,7 @@ func (d *decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	var credErr error
 	ar := auth.Request{Header: r.Header}
 	if d.needClient {
-		ar.Client = clientAddr(r.Header)
+		ar.Client = forwarded.ClientAddr(r.Header)
 	}
 	for _, a := range d.authenticators {
 		p, err := authenticate(a, &ar)
@@ -225,7 +226,7 @@ func (d *decider) peerTrusted(r *http.Request) bool {
 	if cp, ok := r.Context().Value(connPeerKey{}).(*connPeer); ok && cp.remoteAddr == r.RemoteAddr {
 		return cp.trusted
 	}
-	return peerTrusted(r.RemoteAddr, d.trustedProxies)
+	return forwarded.PeerTrusted(r.RemoteAddr, d.trustedProxies)
 }
 
 // connPeerKey is the context key of a connection's connPeer.
@@ -242,25 +243,7 @@ type connPeer struct {
 // TRUSTED_PROXIES once.
 func (d *decider) connPeers(ctx context.Context, c net.Conn) context.Context {
 	addr := c.RemoteAddr().String()
-	return context.WithValue(ctx, connPeerKey{}, &connPeer{remoteAddr: addr, trusted: peerTrusted(addr, d.trustedProxies)})
-}
-
-// mcpHeader reads one of the MCP 2026-07-28 mirrored headers: at most one value of at
-// most 256 visible ASCII bytes.
-func mcpHeader(h http.Header, name string) (string, error) {
-	v, err := single(h, name)
-	if err != nil {
-		return "", err
-	}
-	if len(v) > 256 {
-		return "", errors.Join(errMalformed, errors.New(name+" is longer than 256 bytes"))
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] >= 0x7f {
-			return "", errors.Join(errMalformed, errors.New(name+" holds a control or non-ASCII byte"))
-		}
-	}
-	return v, nil
+	return context.WithValue(ctx, connPeerKey{}, &connPeer{remoteAddr: addr, trusted: forwarded.PeerTrusted(addr, d.trustedProxies)})
 }
 
 // write sends the verdict. Only 200, 401, 403 and (for internal faults) 500 are ever

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
 	"github.com/mcpguard/mcpguard/store"
@@ -186,7 +187,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 		for _, h := range r.Config().Hosts {
 			if h == "*" {
 				hosts = append(hosts, "*")
-			} else if ch, err := canonicalHost(h, ""); err == nil {
+			} else if ch, err := forwarded.CanonicalHost(h, ""); err == nil {
 				hosts = append(hosts, ch)
 			}
 		}
