@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/doctor"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "check-config":
 		return checkConfig(rest, getenv, stdout, stderr)
 	case "doctor":
-		return doctor(ctx, rest, stdout, stderr)
+		return doctor.Run(ctx, rest, doctor.Options{Version: version}, stdout, stderr)
 	case "hash-key":
 		return hashKey(stdin, stdout)
 	case "hash-password":
