@@ -11,11 +11,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
 	"github.com/rs/zerolog"
 )
+
+// identityHeaders are the headers of every 200.
+var identityHeaders = forwardauth.IdentityHeaders()
 
 const testKey = "test-key-0123456789abcdef"
 
@@ -66,8 +69,9 @@ func testServerLog(t testing.TB, environ map[string]string, w io.Writer) http.Ha
 		t.Fatalf("newSetup: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	d := &decider{policy: s.policy, authenticators: s.authenticators, needClient: needsClientAddr(s.authenticators), trustedProxies: c.trustedProxies,
-		passUpstreamAuthorization: c.PassUpstreamAuthorization, log: log, metrics: m, now: time.Now}
+	d := forwardauth.New(forwardauth.Options{Policy: s.policy, Authenticators: s.authenticators, TrustedProxies: c.trustedProxies,
+		PassUpstreamAuthorization: c.PassUpstreamAuthorization, Log: log})
+	m.registry.MustRegister(d.Collectors()...)
 	return newServer(log, d, s.meta, s.as, &readiness{}, m, c.ProtectedPath)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/doctor"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/policy"
@@ -99,7 +100,7 @@ func newLogger(c config, w io.Writer) zerolog.Logger {
 // setup builds everything serve and check-config share from a validated config.
 type setup struct {
 	policy         *policy.Policy
-	authenticators []authenticator
+	authenticators []forwardauth.Authenticator
 	meta           *oauth.MetadataHandler
 	jwt            *auth.JWTVerifier // nil without external issuers
 	issuers        []auth.IssuerConfig
@@ -180,7 +181,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 			return nil, err
 		}
 		// mcpguard's own tokens first: its verifier passes tokens of other issuers on.
-		s.authenticators = append([]authenticator{s.as.AccessTokens()}, s.authenticators...)
+		s.authenticators = append([]forwardauth.Authenticator{s.as.AccessTokens()}, s.authenticators...)
 	}
 	var docs []oauth.ProtectedResource
 	for _, r := range s.policy.Resources() {
@@ -248,8 +249,8 @@ func mergeIssuers(env string, file []auth.IssuerConfig) ([]auth.IssuerConfig, er
 
 // buildAuthenticators turns the credential settings into the ordered list /auth tries.
 // Inconsistent settings start anyway, loudly, and trust nothing extra.
-func buildAuthenticators(c config, log zerolog.Logger) ([]authenticator, error) {
-	var list []authenticator
+func buildAuthenticators(c config, log zerolog.Logger) ([]forwardauth.Authenticator, error) {
+	var list []forwardauth.Authenticator
 	if !c.ClientAuthEnabled {
 		if c.APIKey != "" || c.APIKeysFile != "" {
 			log.Warn().Msg("MCP_CLIENT_AUTH_ENABLED=false: MCP_PROXY_API_KEY and API_KEYS_FILE are ignored")
@@ -328,16 +329,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		})
 		go gcStore(ctx, s.store, 10*time.Minute, log)
 	}
-	d := &decider{
-		policy:                    s.policy,
-		authenticators:            s.authenticators,
-		needClient:                needsClientAddr(s.authenticators),
-		trustedProxies:            c.trustedProxies,
-		passUpstreamAuthorization: c.PassUpstreamAuthorization,
-		log:                       log,
-		metrics:                   m,
-		now:                       time.Now,
-	}
+	d := forwardauth.New(forwardauth.Options{
+		Policy:                    s.policy,
+		Authenticators:            s.authenticators,
+		TrustedProxies:            c.trustedProxies,
+		PassUpstreamAuthorization: c.PassUpstreamAuthorization,
+		Log:                       log,
+		BodyReadTimeout:           readTimeout,
+	})
+	m.registry.MustRegister(d.Collectors()...)
 	addr := c.ListenAddr
 	if addr == "" {
 		addr = ":" + strconv.Itoa(c.Port)
@@ -348,7 +348,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	srv := &http.Server{
 		Handler:     newServer(log, d, s.meta, s.as, ready, m, c.ProtectedPath),
-		ConnContext: d.connPeers,
+		ConnContext: d.ConnContext,
 		// Headers must arrive within ReadHeaderTimeout and an idle connection closes
 		// after IdleTimeout. The whole-request read and write deadlines are set per
 		// request by newServer (withDeadlines): every endpoint but /auth gets them.

@@ -11,9 +11,7 @@ import (
 // metrics are mcpguard's Prometheus series, on a registry of their own so that two
 // servers in one process (as in tests) never share state.
 type metrics struct {
-	registry  *prometheus.Registry
-	decisions *prometheus.CounterVec
-	latency   prometheus.Histogram
+	registry *prometheus.Registry
 	// jwksRefreshes counts JWKS and discovery fetches by issuer and result.
 	jwksRefreshes *prometheus.CounterVec
 	// registrations counts client registrations (dcr, cimd) by result.
@@ -25,15 +23,6 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
-		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "mcpguard_decisions_total",
-			Help: "Decisions of /auth by result (allow, challenge, deny, error), reason and credential source.",
-		}, []string{"result", "reason", "source"}),
-		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "mcpguard_decision_duration_seconds",
-			Help:    "Time /auth took to decide, from request to answer.",
-			Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 50e-3, 250e-3},
-		}),
 		jwksRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mcpguard_jwks_refresh_total",
 			Help: "Discovery and JWKS fetches of external JWT issuers, by issuer and result (ok, error).",
@@ -47,7 +36,7 @@ func newMetrics() *metrics {
 		Name: "mcpguard_token_grants_total",
 		Help: "Answers of the token endpoint by grant type and result (ok or the OAuth error code).",
 	}, []string{"grant", "result"})
-	m.registry.MustRegister(m.decisions, m.latency, m.jwksRefreshes, m.registrations, m.grants,
+	m.registry.MustRegister(m.jwksRefreshes, m.registrations, m.grants,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

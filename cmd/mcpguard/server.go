@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
 	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/rs/zerolog"
 	"github.com/rs/zerolog/hlog"
@@ -25,13 +26,13 @@ func reservedPath(p string) bool {
 // newServer builds the whole HTTP surface. The /auth endpoints bypass the ServeMux: for
 // speed, and because the mux would answer an Envoy /auth/<path> holding "//" or ".."
 // with a redirect, and a 3xx from an auth service is an error to every proxy.
-func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) http.Handler {
+func newServer(log zerolog.Logger, d *forwardauth.Decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) http.Handler {
 	mux := http.NewServeMux()
 	addRoutes(mux, d, meta, as, ready, m, protectedPath)
-	authH, envoy := handleAuth(d, "/auth", false), handleAuth(d, "/auth", true)
+	authH, envoy := d.Handler("/auth", false), d.Handler("/auth", true)
 	protected := authH
 	if protectedPath != "" && protectedPath != "/auth" {
-		protected = handleAuth(d, protectedPath, false)
+		protected = d.Handler(protectedPath, false)
 	}
 	rest := withDeadlines(hlog.NewHandler(log)(accessLog(mux)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,11 +52,11 @@ func newServer(log zerolog.Logger, d *decider, meta *oauth.MetadataHandler, as *
 }
 
 // addRoutes lists every endpoint mcpguard serves.
-func addRoutes(mux *http.ServeMux, d *decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) {
-	mux.Handle("/auth", handleAuth(d, "/auth", false)) // any method: proxies send GET, HEAD or the original one
-	mux.Handle("/auth/", handleAuth(d, "/auth", true)) // Envoy ext_authz: /auth/<original path> (reached via newServer)
+func addRoutes(mux *http.ServeMux, d *forwardauth.Decider, meta *oauth.MetadataHandler, as *oauth.Server, ready *readiness, m *metrics, protectedPath string) {
+	mux.Handle("/auth", d.Handler("/auth", false)) // any method: proxies send GET, HEAD or the original one
+	mux.Handle("/auth/", d.Handler("/auth", true)) // Envoy ext_authz: /auth/<original path> (reached via newServer)
 	if protectedPath != "" && protectedPath != "/auth" {
-		mux.Handle(protectedPath, handleAuth(d, protectedPath, false)) // mcpauth's forwardAuth address
+		mux.Handle(protectedPath, d.Handler(protectedPath, false)) // mcpauth's forwardAuth address
 	}
 	mux.Handle("GET "+oauth.WellKnownProtectedResource, meta)
 	mux.Handle("OPTIONS "+oauth.WellKnownProtectedResource, meta)
