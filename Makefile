@@ -1,6 +1,8 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 BIN ?= bin/mcpguard
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The variable -ldflags -X sets to VERSION.
+VERSION_VAR := github.com/mcpguard/mcpguard/cmd/mcpguard/internal/app.version
 
 .PHONY: run test test-deps build vet bench fuzz
 
@@ -25,7 +27,7 @@ vet:
 
 # build is the one way the binary is built, here, in CI and in the Dockerfile.
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/mcpguard
+	CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X $(VERSION_VAR)=$(VERSION)" -o $(BIN) ./cmd/mcpguard
 
 bench:
 	go test -run=NONE -bench=. -benchmem ./...

@@ -1,0 +1,471 @@
+package e2e
+
+// External JWTs from a real OIDC provider: Dex (built by scripts/build-dex.sh) issues a
+// token with the OAuth2 password grant, mcpguard verifies it as a JWT_ISSUERS token, and
+// the deploy/nginx recipe runs between the client and the MCP server.
+
+import (
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The Dex user and clients of the end-to-end tests. dexE2EHash is bcrypt (cost 10, the
+// minimum Dex accepts) of dexE2EPassword, computed once with golang.org/x/crypto/bcrypt:
+// x/crypto is not in mcpguard's module graph, and Dex only needs the hash.
+const (
+	dexE2EClientID     = "mcpguard-e2e"
+	dexE2EClientSecret = "mcpguard-e2e-secret-0123456789"
+	dexE2EOtherID      = "other-app"
+	dexE2EOtherSecret  = "other-app-secret-0123456789"
+	dexE2EResourceID   = "http://" + e2eMCPHost + "/mcp" // the MCP server, as a Dex client
+	dexE2EEmail        = "dex-user@example.com"
+	dexE2EPassword     = "e2e-dex-password"
+	dexE2EHash         = "$2a$10$k23UQQcNL0Mv1kjcbB5ohekEyQb3k9J9QmETaLfCZ6vsHIoYPte3."
+	dexE2ERelease      = "v2.45.1"
+)
+
+// dexE2EGroups are the user's groups, in the order Dex puts them in the groups claim.
+var dexE2EGroups = []string{"e2e-eng", "e2e-ops"}
+
+// dexBinary returns the path of the Dex binary scripts/build-dex.sh builds, or fails with
+// the command that builds it.
+func dexBinary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("DEX_BIN")
+	if bin == "" {
+		cache := os.Getenv("XDG_CACHE_HOME")
+		if cache == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				t.Fatalf("no DEX_BIN, XDG_CACHE_HOME or home directory to find Dex in: %v", err)
+			}
+			cache = filepath.Join(home, ".cache")
+		}
+		bin = filepath.Join(cache, "mcpguard", "dex-"+dexE2ERelease, "dex")
+	}
+	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		t.Fatalf("Dex %s is not built at %s; the JWT end-to-end tests run the real OIDC provider (build it, about 2 minutes the first time: scripts/build-dex.sh)", dexE2ERelease, bin)
+	}
+	return bin
+}
+
+// dexConfig is the Dex configuration of the tests: memory storage, the local password
+// database as the password-grant connector, one user, two confidential clients, and the
+// MCP server as a third client that lets mcpguard-e2e ask for tokens with it as audience
+// (Dex's cross-client trust). JSON is YAML, so it is written with encoding/json.
+func dexConfig(issuer, listen string) ([]byte, error) {
+	client := func(id, secret string) map[string]any {
+		return map[string]any{
+			"id": id, "secret": secret, "name": id,
+			"redirectURIs": []string{"http://127.0.0.1/callback"},
+		}
+	}
+	return json.MarshalIndent(map[string]any{
+		"issuer":  issuer,
+		"storage": map[string]any{"type": "memory"},
+		"web":     map[string]any{"http": listen},
+		"logger":  map[string]any{"level": "info", "format": "text"},
+		"oauth2": map[string]any{
+			"passwordConnector":  "local",
+			"skipApprovalScreen": true,
+			// Dex v2.45 has no per-client grant types: the server-wide list is the switch.
+			"grantTypes": []string{"authorization_code", "refresh_token", "password"},
+		},
+		"enablePasswordDB": true,
+		"staticPasswords": []map[string]any{{
+			"email":         dexE2EEmail,
+			"hash":          dexE2EHash,
+			"username":      "dex-user",
+			"userID":        "5f1c7a0e-3b8d-4c1e-9a57-2d6e0b9f4c31",
+			"emailVerified": true,
+			"groups":        dexE2EGroups,
+		}},
+		"staticClients": []map[string]any{
+			client(dexE2EClientID, dexE2EClientSecret),
+			client(dexE2EOtherID, dexE2EOtherSecret),
+			{
+				"id": dexE2EResourceID, "secret": "mcp-resource-secret-0123456789", "name": "MCP server",
+				"trustedPeers": []string{dexE2EClientID},
+			},
+		},
+	}, "", "  ")
+}
+
+// startDex runs Dex with dexConfig on a free loopback port until the test ends and
+// returns its issuer URL once the discovery document is served.
+func startDex(t *testing.T) (issuer string) {
+	t.Helper()
+	return startDexWith(t, dexConfig)
+}
+
+// startDexWith runs Dex with the configuration config renders for an issuer URL and
+// listen address, retrying when the port was taken in the meantime.
+func startDexWith(t *testing.T, config func(issuer, addr string) ([]byte, error)) (issuer string) {
+	t.Helper()
+	bin := dexBinary(t)
+	for attempt := 1; ; attempt++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(e2eFreePort(t)))
+		issuer = "http://" + addr + "/dex"
+		data, err := config(issuer, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "dex.yaml")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(t.Context(), bin, "serve", file)
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		cmd.WaitDelay = 5 * time.Second
+		exited := e2eStartProcess(t, "dex", cmd, syscall.SIGTERM)
+		err = e2eWaitHTTP(addr, addr, "/dex/.well-known/openid-configuration", exited)
+		if err == nil {
+			return issuer
+		}
+		// A port taken by someone else in the meantime means another try.
+		if !errors.Is(err, errE2EExited) || attempt == 3 {
+			t.Fatalf("dex: %v", err)
+		}
+	}
+}
+
+// dexToken returns a JWT that Dex issues to the mcpguard-e2e client for the test user: its
+// access token, an RS256 JWT with aud = mcpguard-e2e (and no azp).
+func dexToken(t testing.TB, issuer string) string {
+	t.Helper()
+	return dexTokens(t, issuer, dexE2EClientID, dexE2EClientSecret).AccessToken
+}
+
+// dexTokenResponse is the part of Dex's token response the tests read (RFC 6749 §5.1,
+// OIDC Core §3.1.3.3).
+type dexTokenResponse struct {
+	AccessToken string `json:"access_token"`
+	IDToken     string `json:"id_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// dexTokens runs the resource owner password grant (RFC 6749 §4.3) for the test user as
+// the given client, authenticating it with client_secret_basic (§2.3.1), asking for
+// "openid email profile groups" and extraScopes.
+func dexTokens(t testing.TB, issuer, clientID, secret string, extraScopes ...string) dexTokenResponse {
+	t.Helper()
+	var discovery struct {
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	dexGetJSON(t, issuer+"/.well-known/openid-configuration", &discovery)
+	form := url.Values{
+		"grant_type": {"password"},
+		"username":   {dexE2EEmail},
+		"password":   {dexE2EPassword},
+		"scope":      {strings.Join(append([]string{"openid", "email", "profile", "groups"}, extraScopes...), " ")},
+	}
+	req, err := http.NewRequestWithContext(context.Background(), "POST", discovery.TokenEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	resp, err := dexHTTP.Do(req)
+	if err != nil {
+		t.Fatalf("dex token request: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("dex token endpoint answered %s: %s", resp.Status, body)
+	}
+	var tok dexTokenResponse
+	if err := json.Unmarshal(body, &tok); err != nil {
+		t.Fatalf("dex token response %s: %v", body, err)
+	}
+	return tok
+}
+
+var dexHTTP = &http.Client{Timeout: 10 * time.Second}
+
+func dexGetJSON(t testing.TB, u string, v any) {
+	t.Helper()
+	resp, err := dexHTTP.Get(u)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		t.Fatalf("GET %s: %v: %s", u, err, body)
+	}
+}
+
+// dexJWT is a compact JWS split into its parts, header and claims decoded.
+type dexJWT struct {
+	header map[string]any
+	claims map[string]any
+	signed string // header.payload
+	sig    []byte
+}
+
+func parseDexJWT(t testing.TB, token string) dexJWT {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d parts, want a compact JWS (3): %.40q", len(parts), token)
+	}
+	var j dexJWT
+	for i, dst := range []*map[string]any{&j.header, &j.claims} {
+		raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatalf("token part %d: %v", i, err)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			t.Fatalf("token part %d: %v: %s", i, err, raw)
+		}
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatalf("token signature: %v", err)
+	}
+	j.signed, j.sig = parts[0]+"."+parts[1], sig
+	return j
+}
+
+// verifyRS256 checks j's signature against the key of Dex's JWKS that its kid names.
+func (j dexJWT) verifyRS256(t testing.TB, issuer string) {
+	t.Helper()
+	var discovery struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	dexGetJSON(t, issuer+"/.well-known/openid-configuration", &discovery)
+	var set struct {
+		Keys []struct{ Kid, Kty, N, E string }
+	}
+	dexGetJSON(t, discovery.JWKSURI, &set)
+	for _, k := range set.Keys {
+		if k.Kid != j.header["kid"] || k.Kty != "RSA" {
+			continue
+		}
+		n, err1 := base64.RawURLEncoding.DecodeString(k.N)
+		e, err2 := base64.RawURLEncoding.DecodeString(k.E)
+		if err1 != nil || err2 != nil {
+			t.Fatalf("JWKS key %q: n: %v, e: %v", k.Kid, err1, err2)
+		}
+		pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+		sum := sha256.Sum256([]byte(j.signed))
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], j.sig); err != nil {
+			t.Fatalf("token signature does not verify with JWKS key %q: %v", k.Kid, err)
+		}
+		return
+	}
+	t.Fatalf("no RSA key with kid %v in %s (%d keys)", j.header["kid"], discovery.JWKSURI, len(set.Keys))
+}
+
+// TestDexIssuesToken checks the peer itself: the Dex that scripts/build-dex.sh builds, run
+// with the tests' configuration, issues RS256 JWTs for the password grant whose claims
+// are those mcpguard maps to an identity.
+func TestDexIssuesToken(t *testing.T) {
+	issuer := startDex(t)
+	tok := dexTokens(t, issuer, dexE2EClientID, dexE2EClientSecret)
+	if !strings.EqualFold(tok.TokenType, "bearer") || tok.ExpiresIn <= 0 {
+		t.Errorf("token_type, expires_in = %q, %d, want bearer and a lifetime", tok.TokenType, tok.ExpiresIn)
+	}
+	// Dex's access token is a JWT too, with the ID token's claims; dexToken hands out the
+	// access token, the one a client sends as a Bearer (RFC 6750).
+	for _, c := range []struct{ name, token string }{{"access_token", tok.AccessToken}, {"id_token", tok.IDToken}} {
+		t.Run(c.name, func(t *testing.T) {
+			j := parseDexJWT(t, c.token)
+			if j.header["alg"] != "RS256" || j.header["kid"] == nil {
+				t.Errorf("header = %v, want alg RS256 and a kid", j.header)
+			}
+			j.verifyRS256(t, issuer)
+			want := map[string]any{
+				"iss":            issuer,
+				"aud":            dexE2EClientID,
+				"email":          dexE2EEmail,
+				"email_verified": true,
+				"groups":         []any{dexE2EGroups[0], dexE2EGroups[1]},
+				"name":           "dex-user",
+			}
+			for k, w := range want {
+				if got := j.claims[k]; fmt.Sprint(got) != fmt.Sprint(w) {
+					t.Errorf("claim %s = %v, want %v", k, got, w)
+				}
+			}
+			// A single audience and no client_id: the client is named by aud alone.
+			for _, k := range []string{"azp", "client_id", "scope", "scp"} {
+				if v, ok := j.claims[k]; ok {
+					t.Errorf("claim %s = %v, want none (Dex sets azp only for several audiences)", k, v)
+				}
+			}
+			exp, _ := j.claims["exp"].(float64)
+			if time.Unix(int64(exp), 0).Before(time.Now()) {
+				t.Errorf("exp = %v, want in the future", j.claims["exp"])
+			}
+			if sub, _ := j.claims["sub"].(string); sub == "" {
+				t.Errorf("sub is empty")
+			}
+		})
+	}
+}
+
+// dexCrossClientScope asks Dex for a token whose audience is also the MCP server's client:
+// Dex then lists both in aud and names the requesting client in azp.
+const dexCrossClientScope = "audience:server:client_id:" + dexE2EResourceID
+
+// TestDexCrossClientToken checks the token shape that names the client in azp.
+func TestDexCrossClientToken(t *testing.T) {
+	issuer := startDex(t)
+	tok := dexTokens(t, issuer, dexE2EClientID, dexE2EClientSecret, dexCrossClientScope)
+	j := parseDexJWT(t, tok.AccessToken)
+	j.verifyRS256(t, issuer)
+	if got, want := fmt.Sprint(j.claims["aud"]), fmt.Sprint([]any{dexE2EResourceID, dexE2EClientID}); got != want {
+		t.Errorf("aud = %s, want %s", got, want)
+	}
+	if got := j.claims["azp"]; got != dexE2EClientID {
+		t.Errorf("azp = %v, want %s", got, dexE2EClientID)
+	}
+}
+
+// dexTamper flips one bit of a JWT's signature, leaving it well-formed.
+func dexTamper(t testing.TB, token string) string {
+	t.Helper()
+	i := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[i+1:])
+	if err != nil || len(sig) == 0 {
+		t.Fatalf("token signature: %v", err)
+	}
+	sig[len(sig)/2] ^= 0x01
+	return token[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestE2EDexJWT runs a token from the real Dex through the real nginx (deploy/nginx) to
+// mcpguard configured with JWT_ISSUERS, and checks what the client and the MCP server see.
+func TestE2EDexJWT(t *testing.T) {
+	issuer := startDex(t)
+	up := startE2EUpstream(t)
+	guard := startE2EGuard(t, map[string]string{
+		"JWT_ISSUERS":  issuer + "=" + dexE2EClientID,
+		"RESOURCE_URL": "http://" + e2eMCPHost + "/mcp",
+		"ISSUER_URL":   "http://" + e2eAuthHost,
+		"DEV_MODE":     "true",
+		"LOG_LEVEL":    "debug",
+	})
+	// /readyz is 200 once every JWT issuer's discovery and keys are loaded.
+	if err := e2eWaitHTTP(guard, "127.0.0.1", "/readyz", nil); err != nil {
+		t.Fatalf("mcpguard never became ready with Dex as a JWT issuer: %v", err)
+	}
+	p := startNginx(t, guard, up)
+
+	token := dexToken(t, issuer)
+	metadata := `resource_metadata="http://` + e2eMCPHost + `/.well-known/oauth-protected-resource/mcp"`
+	withAZP := dexTokens(t, issuer, dexE2EClientID, dexE2EClientSecret, dexCrossClientScope).AccessToken
+	identity := map[string]string{
+		"X-Forwarded-User":   dexE2EEmail,
+		"X-Forwarded-Email":  dexE2EEmail,
+		"X-Forwarded-Groups": strings.Join(dexE2EGroups, ","),
+		"X-Auth-Source":      "jwt",
+		"X-Auth-Client-Id":   dexE2EClientID,
+		// X-Forwarded-Scopes: Dex puts no scope claim in its tokens.
+		// Authorization: the Dex token never reaches the MCP server.
+	}
+	// Dex's default token names its client only in aud (no azp, no client_id), and
+	// mcpguard takes X-Auth-Client-Id from azp or client_id (DESIGN.md), so it is empty.
+	plainIdentity := maps.Clone(identity)
+	plainIdentity["X-Auth-Client-Id"] = ""
+
+	tests := []e2eCase{
+		{
+			name: "valid Dex token", method: "GET", target: "/mcp",
+			fields: [][2]string{e2eField("Authorization", "Bearer "+token)},
+			status: 200, reach: true,
+			check: func(t *testing.T, _ e2eResponse, seen e2eSeen) {
+				e2eCheckIdentity(t, seen, plainIdentity)
+			},
+		},
+		{
+			// The second presentation takes the verified-token cache's path.
+			name: "valid Dex token again", method: "GET", target: "/mcp/tools",
+			fields: [][2]string{e2eField("Authorization", "Bearer "+token)},
+			status: 200, reach: true,
+			check: func(t *testing.T, _ e2eResponse, seen e2eSeen) {
+				e2eCheckIdentity(t, seen, plainIdentity)
+			},
+		},
+		{
+			name: "valid Dex token with azp", method: "POST", target: "/mcp",
+			fields: [][2]string{e2eField("Authorization", "Bearer "+withAZP)},
+			status: 200, reach: true,
+			check: func(t *testing.T, _ e2eResponse, seen e2eSeen) {
+				e2eCheckIdentity(t, seen, identity)
+				if seen.Method != "POST" {
+					t.Errorf("upstream method = %q, want POST", seen.Method)
+				}
+			},
+		},
+		{
+			name: "tampered signature", method: "GET", target: "/mcp",
+			fields: [][2]string{e2eField("Authorization", "Bearer "+dexTamper(t, token))},
+			status: 401,
+			check: func(t *testing.T, r e2eResponse, _ e2eSeen) {
+				e2eCheckChallenge(t, r, "Bearer ", metadata, `error="invalid_token"`)
+			},
+		},
+		{
+			// Signed by the same Dex for another client: the audience is mandatory.
+			name: "Dex token for another audience", method: "GET", target: "/mcp",
+			fields: [][2]string{e2eField("Authorization", "Bearer "+dexTokens(t, issuer, dexE2EOtherID, dexE2EOtherSecret).AccessToken)},
+			status: 401,
+			check: func(t *testing.T, r e2eResponse, _ e2eSeen) {
+				e2eCheckChallenge(t, r, "Bearer ", metadata, `error="invalid_token"`)
+			},
+		},
+		{
+			name: "no token", method: "GET", target: "/mcp",
+			status: 401,
+			check: func(t *testing.T, r e2eResponse, _ e2eSeen) {
+				e2eCheckChallenge(t, r, "Bearer ", metadata)
+				if got := r.header.Get("Www-Authenticate"); strings.Contains(got, "error=") {
+					t.Errorf("WWW-Authenticate = %q, want no error without a credential", got)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(up.requests())
+			r := p.do(t, tc.method, tc.target, tc.fields...)
+			if r.status != tc.status {
+				t.Errorf("%s %s = %d, want %d (body %q)", tc.method, tc.target, r.status, tc.status, r.body)
+			}
+			seen, reached := p.reached(n, tc.target)
+			if reached != tc.reach {
+				t.Errorf("%s %s reached the MCP server = %v, want %v", tc.method, tc.target, reached, tc.reach)
+			}
+			if tc.check != nil {
+				tc.check(t, r, seen)
+			}
+		})
+	}
+}
