@@ -20,7 +20,7 @@ import (
 
 func readDeployFile(t *testing.T, parts ...string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(append([]string{e2eRepoRoot(t), "deploy"}, parts...)...))
+	data, err := os.ReadFile(filepath.Join(append([]string{repoRoot(t), "deploy"}, parts...)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,10 +77,17 @@ type traefikDynamic struct {
 	} `json:"http"`
 }
 
-// TestDeployTraefik checks deploy/traefik: the forwardAuth middleware copies every
+// TestDeployRecipes checks the recipe of each proxy in deploy/.
+func TestDeployRecipes(t *testing.T) {
+	t.Run("traefik", deployTraefik)
+	t.Run("nginx", deployNginx)
+	t.Run("caddy", deployCaddyfile)
+}
+
+// deployTraefik checks deploy/traefik: the forwardAuth middleware copies every
 // identity header, trusts no client X-Forwarded-*, bounds the answer, and guards the MCP
 // router; the discovery router and the entry points are as the README describes.
-func TestDeployTraefik(t *testing.T) {
+func deployTraefik(t *testing.T) {
 	var static traefikStatic
 	if err := yaml.Unmarshal([]byte(readDeployFile(t, "traefik", "traefik.yml")), &static); err != nil {
 		t.Fatalf("traefik.yml: %v", err)
@@ -206,10 +213,10 @@ func TestDeployTraefik(t *testing.T) {
 	}
 }
 
-// TestDeployNginx checks deploy/nginx: the site files the end-to-end tests generate
+// deployNginx checks deploy/nginx: the site files the end-to-end tests generate
 // declare what the shipped ones declare, the verbatim files include only shipped files,
 // and every identity header is both captured and passed on.
-func TestDeployNginx(t *testing.T) {
+func deployNginx(t *testing.T) {
 	upstreamRE := regexp.MustCompile(`(?m)^\s*upstream\s+(\S+)\s*\{`)
 	names := func(s string) []string {
 		var out []string
@@ -224,7 +231,7 @@ func TestDeployNginx(t *testing.T) {
 		t.Errorf("the tests' mcp-upstreams.conf declares %q, the shipped one %q", got, want)
 	}
 	shipped := map[string]bool{}
-	entries, err := os.ReadDir(filepath.Join(e2eRepoRoot(t), "deploy", "nginx"))
+	entries, err := os.ReadDir(filepath.Join(repoRoot(t), "deploy", "nginx"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,11 +278,11 @@ func TestDeployNginx(t *testing.T) {
 // '-' (RFC 9110 tchar): each makes an alias of a dash name for WSGI, CGI and PHP.
 const deployAliasChars = "!#$%&'*+.^_`|~"
 
-// TestDeployCaddyfile checks deploy/caddy/Caddyfile: adapted by the real Caddy with its
+// deployCaddyfile checks deploy/caddy/Caddyfile: adapted by the real Caddy with its
 // documented defaults, it copies every identity header, deletes the client's copies and
 // every aliasing header name before forward_auth, and points at the default addresses.
-func TestDeployCaddyfile(t *testing.T) {
-	caddyfile := filepath.Join(e2eRepoRoot(t), "deploy", "caddy", "Caddyfile")
+func deployCaddyfile(t *testing.T) {
+	caddyfile := filepath.Join(repoRoot(t), "deploy", "caddy", "Caddyfile")
 	text := readDeployFile(t, "caddy", "Caddyfile")
 	copyRE := regexp.MustCompile(`(?m)^\s*copy_headers\s+(.+)$`)
 	m := copyRE.FindStringSubmatch(text)
@@ -296,7 +303,7 @@ func TestDeployCaddyfile(t *testing.T) {
 		}
 	}
 
-	bin := e2eFindBinary(t, "caddy", "apt-get install -y caddy")
+	bin := findBinary(t, "caddy", "apt-get install -y caddy")
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "adapt", "--config", caddyfile, "--adapter", "caddyfile")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir}
@@ -344,37 +351,6 @@ func TestDeployCaddyfile(t *testing.T) {
 	for _, want := range []string{"mcpguard:11000", "mcp-server:8080"} {
 		if !slices.Contains(dials, want) {
 			t.Errorf("Caddyfile with no environment dials %q, want %s among them", dials, want)
-		}
-	}
-}
-
-// TestDeployREADME checks that deploy/README.md names every file of deploy/ and every
-// environment placeholder of the Caddyfile.
-func TestDeployREADME(t *testing.T) {
-	readme := readDeployFile(t, "README.md")
-	root := filepath.Join(e2eRepoRoot(t), "deploy")
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == "README.md" {
-			return err
-		}
-		if !strings.Contains(readme, d.Name()) {
-			rel, _ := filepath.Rel(root, p)
-			t.Errorf("deploy/README.md does not mention %s", rel)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var directives []string // the Caddyfile without its comment lines
-	for _, l := range strings.Split(readDeployFile(t, "caddy", "Caddyfile"), "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(l), "#") {
-			directives = append(directives, l)
-		}
-	}
-	for _, m := range regexp.MustCompile(`\{\$([A-Z_]+)`).FindAllStringSubmatch(strings.Join(directives, "\n"), -1) {
-		if !strings.Contains(readme, m[1]) {
-			t.Errorf("deploy/README.md does not document the Caddyfile placeholder %s", m[1])
 		}
 	}
 }

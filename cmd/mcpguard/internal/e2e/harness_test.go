@@ -1,8 +1,14 @@
 package e2e
 
-// The end-to-end harness: mcpguard run in-process, a recording MCP upstream, a raw HTTP
-// client and the proxy processes. e2e_nginx_test.go and e2e_caddy_test.go start the real
-// proxies with the exact files users copy; e2e_contract_test.go is what they must do.
+// The end-to-end harness: mcpguard run in-process (guard_test.go), a recording MCP
+// upstream, a raw HTTP client and the proxy processes. The nginx, Caddy and Traefik
+// suites start the real proxies with the exact files users copy; contract_test.go is what
+// they must do.
+//
+// Every test name starts with its suite: TestNginx, TestCaddy, TestTraefik, TestDex,
+// TestChromium, TestMCP, TestDoctor, TestDeploy. A suite that runs over several proxies
+// names them in lower-case subtests (TestMCP/nginx), so that `go test -run Nginx` runs
+// the nginx suite alone and `-run MCP/nginx` the MCP flow through nginx alone.
 
 import (
 	"bufio"
@@ -23,18 +29,18 @@ import (
 	"time"
 )
 
-// The API keys of the e2e keys file (e2eWriterKey has every scope /mcp requires,
-// e2eReaderKey lacks mcp:write) and the host names clients use.
+// The API keys of the e2e keys file (writerKey has every scope /mcp requires,
+// readerKey lacks mcp:write) and the host names clients use.
 const (
-	e2eWriterKey = "e2e-writer-key-0123456789"
-	e2eReaderKey = "e2e-reader-key-0123456789"
-	e2eMCPHost   = "mcp.example.com"
-	e2eAuthHost  = "auth.example.com"
+	writerKey = "e2e-writer-key-0123456789"
+	readerKey = "e2e-reader-key-0123456789"
+	mcpHost   = "mcp.example.com"
+	authHost  = "auth.example.com"
 )
 
-// e2eRepoRoot is the module root, where deploy/ lives: the first directory above the
+// repoRoot is the module root, where deploy/ lives: the first directory above the
 // test's that holds go.mod.
-func e2eRepoRoot(t testing.TB) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -52,18 +58,18 @@ func e2eRepoRoot(t testing.TB) string {
 	}
 }
 
-// startE2EGuard runs mcpguard in-process on a random loopback port with environ and returns
+// startGuard runs mcpguard in-process on a random loopback port with environ and returns
 // its host:port once /healthz answers. It stops when the test ends; its log is printed if
 // the test failed.
-func startE2EGuard(t *testing.T, environ map[string]string) string {
+func startGuard(t *testing.T, environ map[string]string) string {
 	t.Helper()
 	base, _, _ := startRun(t, environ)
 	return strings.TrimPrefix(base, "http://")
 }
 
-// e2eGuardEnv is the mcpguard configuration of the API-key contract: /mcp on
+// guardEnv is the mcpguard configuration of the API-key contract: /mcp on
 // mcp.example.com requires mcp:write, /public is open, and two keys exist.
-func e2eGuardEnv(t *testing.T) map[string]string {
+func guardEnv(t *testing.T) map[string]string {
 	t.Helper()
 	keys := fmt.Sprintf(`keys:
   - name: writer
@@ -75,7 +81,7 @@ func e2eGuardEnv(t *testing.T) map[string]string {
     sha256: %q
     email: reader@example.com
     scopes: [mcp:read]
-`, e2eSHA256(e2eWriterKey), e2eSHA256(e2eReaderKey))
+`, sha256Hex(writerKey), sha256Hex(readerKey))
 	file := filepath.Join(t.TempDir(), "keys.yaml")
 	if err := os.WriteFile(file, []byte(keys), 0o600); err != nil {
 		t.Fatal(err)
@@ -84,42 +90,42 @@ func e2eGuardEnv(t *testing.T) map[string]string {
 		"API_KEYS_FILE":   file,
 		"REQUIRED_SCOPES": "mcp:write",
 		"PUBLIC_PATHS":    "/public",
-		"RESOURCE_URL":    "http://" + e2eMCPHost + "/mcp",
-		"ISSUER_URL":      "http://" + e2eAuthHost,
+		"RESOURCE_URL":    "http://" + mcpHost + "/mcp",
+		"ISSUER_URL":      "http://" + authHost,
 		"DEV_MODE":        "true",
 		"LOG_LEVEL":       "debug",
 	}
 }
 
-// e2eProxyIdentityEnv is the ContextForge mode: no client credentials, the identity header
+// proxyIdentityEnv is the ContextForge mode: no client credentials, the identity header
 // of a proxy on 127.0.0.1 is trusted.
-func e2eProxyIdentityEnv() map[string]string {
+func proxyIdentityEnv() map[string]string {
 	return map[string]string{
 		"MCP_CLIENT_AUTH_ENABLED":  "false",
 		"TRUST_PROXY_AUTH":         "true",
 		"PROXY_AUTH_TRUSTED_CIDRS": "127.0.0.1/32",
-		"RESOURCE_URL":             "http://" + e2eMCPHost + "/mcp",
-		"ISSUER_URL":               "http://" + e2eAuthHost,
+		"RESOURCE_URL":             "http://" + mcpHost + "/mcp",
+		"ISSUER_URL":               "http://" + authHost,
 		"DEV_MODE":                 "true",
 		"LOG_LEVEL":                "debug",
 	}
 }
 
-func e2eSHA256(s string) string {
+func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-// e2eResponse is what the client got back.
-type e2eResponse struct {
+// rawResponse is what the client got back.
+type rawResponse struct {
 	status int
 	header http.Header
 	body   string
 }
 
-// e2eRawRequest sends one HTTP/1.1 request to addr exactly as given: the request target is
+// rawRequest sends one HTTP/1.1 request to addr exactly as given: the request target is
 // not cleaned or re-encoded, and header names keep their spelling.
-func e2eRawRequest(t testing.TB, addr, method, target, host string, fields [][2]string, body string) e2eResponse {
+func rawRequest(t testing.TB, addr, method, target, host string, fields [][2]string, body string) rawResponse {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -146,21 +152,21 @@ func e2eRawRequest(t testing.TB, addr, method, target, host string, fields [][2]
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return e2eResponse{status: resp.StatusCode, header: resp.Header, body: string(data)}
+	return rawResponse{status: resp.StatusCode, header: resp.Header, body: string(data)}
 }
 
-// errE2EExited reports that a process died before it answered.
-var errE2EExited = errors.New("exited before answering")
+// errExited reports that a process died before it answered.
+var errExited = errors.New("exited before answering")
 
-// e2eWaitHTTP polls GET path on addr, with Host: host, until it answers 200, the process
+// waitHTTP polls GET path on addr, with Host: host, until it answers 200, the process
 // behind it exits (exited is closed; nil for an in-process server), or 15 s pass.
-func e2eWaitHTTP(addr, host, path string, exited <-chan struct{}) error {
+func waitHTTP(addr, host, path string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(15 * time.Second)
 	last := "no answer"
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return errE2EExited
+			return errExited
 		default:
 		}
 		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
@@ -181,8 +187,8 @@ func e2eWaitHTTP(addr, host, path string, exited <-chan struct{}) error {
 	return fmt.Errorf("%s never answered GET %s with 200 (last: %s)", addr, path, last)
 }
 
-// e2eFreePort returns a loopback port that was free a moment ago.
-func e2eFreePort(t testing.TB) int {
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -192,8 +198,8 @@ func e2eFreePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// e2eFindBinary returns the path of a proxy binary or fails with how to install it.
-func e2eFindBinary(t testing.TB, name, install string) string {
+// findBinary returns the path of a proxy binary or fails with how to install it.
+func findBinary(t testing.TB, name, install string) string {
 	t.Helper()
 	if p, err := exec.LookPath(name); err == nil {
 		return p
@@ -208,9 +214,9 @@ func e2eFindBinary(t testing.TB, name, install string) string {
 	return ""
 }
 
-// e2eStartProcess starts cmd, stops it when the test ends, and prints its output if the test
+// startProcess starts cmd, stops it when the test ends, and prints its output if the test
 // failed. The returned channel is closed when the process exits.
-func e2eStartProcess(t *testing.T, what string, cmd *exec.Cmd, stop os.Signal) <-chan struct{} {
+func startProcess(t *testing.T, what string, cmd *exec.Cmd, stop os.Signal) <-chan struct{} {
 	t.Helper()
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -237,50 +243,50 @@ func e2eStartProcess(t *testing.T, what string, cmd *exec.Cmd, stop os.Signal) <
 	return exited
 }
 
-// e2eProxy is a running edge proxy in front of mcpguard and the upstream.
-type e2eProxy struct {
+// edgeProxy is a running edge proxy in front of mcpguard and the upstream.
+type edgeProxy struct {
 	name string
 	addr string // host:port clients dial
-	up   *e2eUpstream
+	up   *mcpUpstream
 }
 
-// startE2EProxy runs the proxy process that start builds for a free loopback port, stops it
+// startProxy runs the proxy process that start builds for a free loopback port, stops it
 // when the test ends, and returns once it serves the discovery document through
 // mcpguard. A port taken by someone else in the meantime means another try.
-func startE2EProxy(t *testing.T, name string, up *e2eUpstream, start func(port int) (cmd *exec.Cmd, stop os.Signal)) e2eProxy {
+func startProxy(t *testing.T, name string, up *mcpUpstream, start func(port int) (cmd *exec.Cmd, stop os.Signal)) edgeProxy {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port := e2eFreePort(t)
+		port := freePort(t)
 		cmd, stop := start(port)
-		exited := e2eStartProcess(t, name, cmd, stop)
+		exited := startProcess(t, name, cmd, stop)
 		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		err := e2eWaitHTTP(addr, e2eMCPHost, "/.well-known/oauth-protected-resource/mcp", exited)
+		err := waitHTTP(addr, mcpHost, "/.well-known/oauth-protected-resource/mcp", exited)
 		if err == nil {
-			return e2eProxy{name: name, addr: addr, up: up}
+			return edgeProxy{name: name, addr: addr, up: up}
 		}
-		if !errors.Is(err, errE2EExited) || attempt == 3 {
+		if !errors.Is(err, errExited) || attempt == 3 {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
 }
 
 // do sends a request for the MCP server's host through the proxy.
-func (p e2eProxy) do(t testing.TB, method, target string, fields ...[2]string) e2eResponse {
+func (p edgeProxy) do(t testing.TB, method, target string, fields ...[2]string) rawResponse {
 	t.Helper()
-	return e2eRawRequest(t, p.addr, method, target, e2eMCPHost, fields, "")
+	return rawRequest(t, p.addr, method, target, mcpHost, fields, "")
 }
 
 // reached reports whether the upstream received a request for target since the upstream
 // had seen n requests, and returns the last one.
-func (p e2eProxy) reached(n int, target string) (e2eSeen, bool) {
+func (p edgeProxy) reached(n int, target string) (seenRequest, bool) {
 	reqs := p.up.requests()
 	for i := len(reqs) - 1; i >= n; i-- {
 		if reqs[i].Target == target {
 			return reqs[i], true
 		}
 	}
-	return e2eSeen{}, false
+	return seenRequest{}, false
 }
 
-// e2eField is one request header field, name spelled as given.
-func e2eField(name, value string) [2]string { return [2]string{name, value} }
+// field is one request header field, name spelled as given.
+func field(name, value string) [2]string { return [2]string{name, value} }

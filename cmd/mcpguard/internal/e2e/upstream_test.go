@@ -16,27 +16,27 @@ import (
 	"time"
 )
 
-// e2eSeen is one request as the MCP upstream received it.
-type e2eSeen struct {
+// seenRequest is one request as the MCP upstream received it.
+type seenRequest struct {
 	Method string
 	Target string      // request-target, as sent
 	Fields [][2]string // header fields in wire order, names exactly as sent
 }
 
 // get returns the values of the fields whose normalized name is name's.
-func (s e2eSeen) get(name string) []string {
+func (s seenRequest) get(name string) []string {
 	var out []string
 	for _, f := range s.Fields {
-		if e2eNormHeader(f[0]) == e2eNormHeader(name) {
+		if normHeader(f[0]) == normHeader(name) {
 			out = append(out, f[1])
 		}
 	}
 	return out
 }
 
-// e2eNormHeader is how WSGI, CGI and PHP see a header name: case-folded, and every
+// normHeader is how WSGI, CGI and PHP see a header name: case-folded, and every
 // character but a letter or a digit the same as '-'.
-func e2eNormHeader(name string) string {
+func normHeader(name string) string {
 	b := []byte(strings.ToLower(name))
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
@@ -46,37 +46,37 @@ func e2eNormHeader(name string) string {
 	return string(b)
 }
 
-// The upstream answers e2eStreamPath with an SSE stream whose first event is
-// e2eStreamEvent and whose end comes only with endStream (or after 10 s).
+// The upstream answers streamPath with an SSE stream whose first event is
+// streamEvent and whose end comes only with endStream (or after 10 s).
 const (
-	e2eStreamPath  = "/mcp/stream"
-	e2eStreamEvent = `{"jsonrpc":"2.0","method":"notifications/progress"}`
+	streamPath  = "/mcp/stream"
+	streamEvent = `{"jsonrpc":"2.0","method":"notifications/progress"}`
 )
 
-// e2eUpstream is the MCP server behind the proxy: it records every request head exactly as
+// mcpUpstream is the MCP server behind the proxy: it records every request head exactly as
 // it arrived (raw field names, wire order) and answers 200 with a small JSON document.
-type e2eUpstream struct {
+type mcpUpstream struct {
 	addr string
 	mu   sync.Mutex
-	seen []e2eSeen
+	seen []seenRequest
 
 	endStreams   chan struct{} // closed by endStream
 	endStreamsMu sync.Once
 }
 
-// endStream ends the open SSE streams of e2eStreamPath.
-func (u *e2eUpstream) endStream() {
+// endStream ends the open SSE streams of streamPath.
+func (u *mcpUpstream) endStream() {
 	u.endStreamsMu.Do(func() { close(u.endStreams) })
 }
 
-// e2eRecConn keeps the bytes read from a connection until the handler takes them.
-type e2eRecConn struct {
+// recConn keeps the bytes read from a connection until the handler takes them.
+type recConn struct {
 	net.Conn
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (c *e2eRecConn) Read(p []byte) (int, error) {
+func (c *recConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	c.buf.Write(p[:n])
@@ -84,7 +84,7 @@ func (c *e2eRecConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *e2eRecConn) take() []byte {
+func (c *recConn) take() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := bytes.Clone(c.buf.Bytes())
@@ -92,41 +92,41 @@ func (c *e2eRecConn) take() []byte {
 	return b
 }
 
-type e2eRecListener struct{ net.Listener }
+type recListener struct{ net.Listener }
 
-func (l e2eRecListener) Accept() (net.Conn, error) {
+func (l recListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &e2eRecConn{Conn: c}, nil
+	return &recConn{Conn: c}, nil
 }
 
-type e2eRecConnKey struct{}
+type recConnKey struct{}
 
-func startE2EUpstream(t *testing.T) *e2eUpstream {
+func startUpstream(t *testing.T) *mcpUpstream {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &e2eUpstream{addr: ln.Addr().String(), endStreams: make(chan struct{})}
+	u := &mcpUpstream{addr: ln.Addr().String(), endStreams: make(chan struct{})}
 	srv := &http.Server{
 		ReadHeaderTimeout: 5 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, e2eRecConnKey{}, c)
+			return context.WithValue(ctx, recConnKey{}, c)
 		},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rc, _ := r.Context().Value(e2eRecConnKey{}).(*e2eRecConn)
+			rc, _ := r.Context().Value(recConnKey{}).(*recConn)
 			raw := rc.take() // this head, after whatever of the previous request was left
 			io.Copy(io.Discard, r.Body)
 			u.mu.Lock()
-			u.seen = append(u.seen, e2eParseHead(raw, r.Method, r.RequestURI))
+			u.seen = append(u.seen, parseHead(raw, r.Method, r.RequestURI))
 			u.mu.Unlock()
-			if r.URL.Path == e2eStreamPath {
+			if r.URL.Path == streamPath {
 				// A Streamable HTTP response: one event now, the rest much later.
 				w.Header().Set("Content-Type", "text/event-stream")
-				io.WriteString(w, "event: message\ndata: "+e2eStreamEvent+"\n\n")
+				io.WriteString(w, "event: message\ndata: "+streamEvent+"\n\n")
 				http.NewResponseController(w).Flush()
 				select {
 				case <-r.Context().Done():
@@ -140,7 +140,7 @@ func startE2EUpstream(t *testing.T) *e2eUpstream {
 			fmt.Fprintf(w, `{"upstream":true,"method":%q}`+"\n", r.Method)
 		}),
 	}
-	go srv.Serve(e2eRecListener{ln})
+	go srv.Serve(recListener{ln})
 	t.Cleanup(func() {
 		u.endStream()
 		srv.Close()
@@ -148,10 +148,10 @@ func startE2EUpstream(t *testing.T) *e2eUpstream {
 	return u
 }
 
-// e2eParseHead splits the raw request head whose request line is "method target ..." into
+// parseHead splits the raw request head whose request line is "method target ..." into
 // its fields, without canonicalizing names.
-func e2eParseHead(raw []byte, method, target string) e2eSeen {
-	s := e2eSeen{Method: method, Target: target}
+func parseHead(raw []byte, method, target string) seenRequest {
+	s := seenRequest{Method: method, Target: target}
 	start := bytes.LastIndex(raw, []byte(method+" "+target+" HTTP/"))
 	if start < 0 {
 		return s
@@ -169,8 +169,8 @@ func e2eParseHead(raw []byte, method, target string) e2eSeen {
 }
 
 // requests returns every request the upstream has seen, oldest first.
-func (u *e2eUpstream) requests() []e2eSeen {
+func (u *mcpUpstream) requests() []seenRequest {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return append([]e2eSeen(nil), u.seen...)
+	return append([]seenRequest(nil), u.seen...)
 }

@@ -28,11 +28,11 @@ import (
 	"golang.org/x/oauth2"
 )
 
-// e2eOAuthEnv is mcpguard as the authorization server of PROVIDER=local with
-// e2eLocalUser, and the pre-registered client.
-func e2eOAuthEnv(t *testing.T, storeDSN string) map[string]string {
+// oauthEnv is mcpguard as the authorization server of PROVIDER=local with
+// localUser, and the pre-registered client.
+func oauthEnv(t *testing.T, storeDSN string) map[string]string {
 	t.Helper()
-	u := e2eLocalUser
+	u := localUser
 	hash, err := bcrypt.GenerateFromPassword([]byte(u.password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -42,15 +42,15 @@ func e2eOAuthEnv(t *testing.T, storeDSN string) map[string]string {
 	if err := os.WriteFile(users, []byte(usersYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := e2eOAuthBaseEnv(t, storeDSN)
+	env := oauthBaseEnv(t, storeDSN)
 	env["PROVIDER"] = "local"
 	env["LOCAL_USERS_FILE"] = users
 	return env
 }
 
-// e2eOAuthBaseEnv is what every run shares: the issuer, the resource (mcp:read
+// oauthBaseEnv is what every run shares: the issuer, the resource (mcp:read
 // required) and the pre-registered client in a policy file, the store, the session key.
-func e2eOAuthBaseEnv(t *testing.T, storeDSN string) map[string]string {
+func oauthBaseEnv(t *testing.T, storeDSN string) map[string]string {
 	t.Helper()
 	policy := filepath.Join(t.TempDir(), "policy.yaml")
 	policyYAML := fmt.Sprintf(`resources:
@@ -62,69 +62,69 @@ clients:
     client_secret: %s
     client_name: %s
     redirect_uris: [%q]
-`, e2eMCPURL, e2eStaticClientID, e2eStaticSecret, e2eStaticClientName, e2eStaticRedirect)
+`, mcpURL, staticClientID, staticSecret, staticClientName, staticRedirect)
 	if err := os.WriteFile(policy, []byte(policyYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return map[string]string{
 		"POLICY_FILE":    policy,
 		"STORE":          storeDSN,
-		"SESSION_SECRET": e2eSessionSecret,
-		"ISSUER_URL":     e2eIssuer,
+		"SESSION_SECRET": sessionSecret,
+		"ISSUER_URL":     authIssuer,
 		"ALLOWED_SCOPES": "mcp:read,mcp:write",
 		"LOG_LEVEL":      "debug",
 	}
 }
 
-// e2ePath is the path of an endpoint URL the authorization server advertised on the
+// urlPath is the path of an endpoint URL the authorization server advertised on the
 // issuer's host.
-func e2ePath(t *testing.T, endpoint string) string {
+func urlPath(t *testing.T, endpoint string) string {
 	t.Helper()
 	u, err := url.Parse(endpoint)
-	if err != nil || u.Host != e2eAuthHost {
-		t.Fatalf("endpoint %q is not on the issuer's host %s", endpoint, e2eAuthHost)
+	if err != nil || u.Host != authHost {
+		t.Fatalf("endpoint %q is not on the issuer's host %s", endpoint, authHost)
 	}
 	return u.Path
 }
 
-// e2eEdge stands in for DNS and for the TLS-terminating load balancer in front of the
+// loadBalancer stands in for DNS and for the TLS-terminating load balancer in front of the
 // proxy: the SDK requires https for every authorization URL that is not on a loopback
 // address, so clients use https://mcp.example.com and https://auth.example.com, and
-// e2eEdge sends those requests as plain HTTP, Host unchanged, to the proxy. It logs
+// loadBalancer sends those requests as plain HTTP, Host unchanged, to the proxy. It logs
 // every such exchange. Other destinations are refused (the redirect URIs in particular
 // are never dialled), except the direct ones.
-type e2eEdge struct {
+type loadBalancer struct {
 	proxy  string
 	direct map[string]bool // host:port reached as they are (the upstream IdP)
 	mu     sync.Mutex
-	log    []e2eHop
+	log    []hopRecord
 }
 
-// e2eHop is one exchange through the edge.
-type e2eHop struct {
+// hopRecord is one exchange through the edge.
+type hopRecord struct {
 	method, host, path string
 	status             int
 	bearer             string // the token of an Authorization: Bearer header
 }
 
-func (h e2eHop) String() string {
+func (h hopRecord) String() string {
 	return fmt.Sprintf("%s https://%s%s -> %d (bearer: %t)", h.method, h.host, h.path, h.status, h.bearer != "")
 }
 
-var e2eEdgeTransport = &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 5 * time.Second, ResponseHeaderTimeout: 10 * time.Second}
+var edgeTransport = &http.Transport{MaxIdleConnsPerHost: 16, IdleConnTimeout: 5 * time.Second, ResponseHeaderTimeout: 10 * time.Second}
 
-func (e *e2eEdge) RoundTrip(r *http.Request) (*http.Response, error) {
+func (e *loadBalancer) RoundTrip(r *http.Request) (*http.Response, error) {
 	if e.direct[r.URL.Host] && r.URL.Scheme == "http" {
-		return e2eEdgeTransport.RoundTrip(r)
+		return edgeTransport.RoundTrip(r)
 	}
 	host := r.URL.Hostname()
-	if r.URL.Scheme != "https" || (host != e2eMCPHost && host != e2eAuthHost) || (r.URL.Port() != "" && r.URL.Port() != "443") {
+	if r.URL.Scheme != "https" || (host != mcpHost && host != authHost) || (r.URL.Port() != "" && r.URL.Port() != "443") {
 		return nil, fmt.Errorf("e2e edge: no route to %s", r.URL.Redacted())
 	}
 	out := r.Clone(r.Context())
 	out.URL.Scheme, out.URL.Host, out.Host = "http", e.proxy, host
-	resp, err := e2eEdgeTransport.RoundTrip(out)
-	hop := e2eHop{method: r.Method, host: host, path: r.URL.Path}
+	resp, err := edgeTransport.RoundTrip(out)
+	hop := hopRecord{method: r.Method, host: host, path: r.URL.Path}
 	if token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		hop.bearer = token
 	}
@@ -139,20 +139,20 @@ func (e *e2eEdge) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // mark is the position of the next exchange.
-func (e *e2eEdge) mark() int {
+func (e *loadBalancer) mark() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.log)
 }
 
-func (e *e2eEdge) hops(from int) []e2eHop {
+func (e *loadBalancer) hops(from int) []hopRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.log[from:])
 }
 
 // since lists the exchanges from mark on, for failure messages.
-func (e *e2eEdge) since(from int) string {
+func (e *loadBalancer) since(from int) string {
 	var b strings.Builder
 	for _, h := range e.hops(from) {
 		fmt.Fprintf(&b, "  %s\n", h)
@@ -161,7 +161,7 @@ func (e *e2eEdge) since(from int) string {
 }
 
 // count is how many exchanges since from were method host path.
-func (e *e2eEdge) count(from int, method, host, path string) int {
+func (e *loadBalancer) count(from int, method, host, path string) int {
 	n := 0
 	for _, h := range e.hops(from) {
 		if h.method == method && h.host == host && h.path == path {
@@ -172,7 +172,7 @@ func (e *e2eEdge) count(from int, method, host, path string) int {
 }
 
 // lastBearer is the token of the last request to host since from that carried one.
-func (e *e2eEdge) lastBearer(from int, host string) string {
+func (e *loadBalancer) lastBearer(from int, host string) string {
 	hops := e.hops(from)
 	for i := len(hops) - 1; i >= 0; i-- {
 		if hops[i].host == host && hops[i].bearer != "" {
@@ -182,15 +182,15 @@ func (e *e2eEdge) lastBearer(from int, host string) string {
 	return ""
 }
 
-// e2eHopWant is an exchange a flow must contain; status 0 is any status.
-type e2eHopWant struct {
+// hopWant is an exchange a flow must contain; status 0 is any status.
+type hopWant struct {
 	method, host, path string
 	status             int
 }
 
 // expect checks that the exchanges since from contain want, in order (others may come
 // between them).
-func (e *e2eEdge) expect(t *testing.T, from int, want []e2eHopWant) {
+func (e *loadBalancer) expect(t *testing.T, from int, want []hopWant) {
 	t.Helper()
 	hops := e.hops(from)
 	i := 0
@@ -204,16 +204,16 @@ func (e *e2eEdge) expect(t *testing.T, from int, want []e2eHopWant) {
 	}
 }
 
-// e2eTokens is the SDK handler's token source (its NewTokenSource hook): x/oauth2's own
+// sdkTokens is the SDK handler's token source (its NewTokenSource hook): x/oauth2's own
 // refreshing token source, plus a way to make it refresh now instead of at expiry.
-type e2eTokens struct {
+type sdkTokens struct {
 	mu  sync.Mutex
 	ctx context.Context
 	cfg *oauth2.Config
 	ts  oauth2.TokenSource
 }
 
-func (e *e2eTokens) newTokenSource(ctx context.Context, cfg *oauth2.Config, tok *oauth2.Token) (oauth2.TokenSource, error) {
+func (e *sdkTokens) newTokenSource(ctx context.Context, cfg *oauth2.Config, tok *oauth2.Token) (oauth2.TokenSource, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.ctx, e.cfg, e.ts = ctx, cfg, cfg.TokenSource(ctx, tok)
@@ -221,7 +221,7 @@ func (e *e2eTokens) newTokenSource(ctx context.Context, cfg *oauth2.Config, tok 
 }
 
 // Token is the current token.
-func (e *e2eTokens) Token() (*oauth2.Token, error) {
+func (e *sdkTokens) Token() (*oauth2.Token, error) {
 	e.mu.Lock()
 	ts := e.ts
 	e.mu.Unlock()
@@ -231,7 +231,7 @@ func (e *e2eTokens) Token() (*oauth2.Token, error) {
 	return ts.Token()
 }
 
-func (e *e2eTokens) config() *oauth2.Config {
+func (e *sdkTokens) config() *oauth2.Config {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.cfg
@@ -239,7 +239,7 @@ func (e *e2eTokens) config() *oauth2.Config {
 
 // refresh redeems the current refresh token now (grant_type=refresh_token, with the
 // client authentication the SDK chose), as x/oauth2 does once the access token expires.
-func (e *e2eTokens) refresh() (*oauth2.Token, error) {
+func (e *sdkTokens) refresh() (*oauth2.Token, error) {
 	cur, err := e.Token()
 	if err != nil {
 		return nil, err
@@ -257,26 +257,26 @@ func (e *e2eTokens) refresh() (*oauth2.Token, error) {
 	return next, nil
 }
 
-// e2eWhoami is the example MCP server (examples/mcp-server) on a loopback port, with a
+// whoamiServer is the example MCP server (examples/mcp-server) on a loopback port, with a
 // record of every request it received.
-type e2eWhoami struct {
+type whoamiServer struct {
 	addr string
 	mu   sync.Mutex
-	seen []e2eWhoamiRequest
+	seen []whoamiRequest
 }
 
-type e2eWhoamiRequest struct {
+type whoamiRequest struct {
 	method, path string
 	header       http.Header
 }
 
-func startE2EWhoami(t *testing.T) *e2eWhoami {
+func startWhoami(t *testing.T) *whoamiServer {
 	t.Helper()
-	w := &e2eWhoami{}
-	h := whoami.Handler(whoami.Options{AllowedHosts: []string{e2eMCPHost}})
+	w := &whoamiServer{}
+	h := whoami.Handler(whoami.Options{AllowedHosts: []string{mcpHost}})
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
-		w.seen = append(w.seen, e2eWhoamiRequest{method: r.Method, path: r.URL.Path, header: r.Header.Clone()})
+		w.seen = append(w.seen, whoamiRequest{method: r.Method, path: r.URL.Path, header: r.Header.Clone()})
 		w.mu.Unlock()
 		h.ServeHTTP(rw, r)
 	}))
@@ -286,24 +286,24 @@ func startE2EWhoami(t *testing.T) *e2eWhoami {
 	return w
 }
 
-func (w *e2eWhoami) requests() []e2eWhoamiRequest {
+func (w *whoamiServer) requests() []whoamiRequest {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.seen)
 }
 
-// e2eCIMD serves a client's Client ID Metadata Document over https on a loopback port,
+// cimdServer serves a client's Client ID Metadata Document over https on a loopback port,
 // with a certificate from its own CA (caFile).
-type e2eCIMD struct {
+type cimdServer struct {
 	url, redirect, caFile string
 	cert                  *x509.Certificate
 	mu                    sync.Mutex
 	n                     int
 }
 
-func startE2ECIMD(t *testing.T) *e2eCIMD {
+func startCIMD(t *testing.T) *cimdServer {
 	t.Helper()
-	c := &e2eCIMD{redirect: fmt.Sprintf("http://127.0.0.1:%d/callback", e2eFreePort(t))}
+	c := &cimdServer{redirect: fmt.Sprintf("http://127.0.0.1:%d/callback", freePort(t))}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/oauth/client.json" {
 			http.NotFound(w, r)
@@ -316,7 +316,7 @@ func startE2ECIMD(t *testing.T) *e2eCIMD {
 		w.Header().Set("Cache-Control", "max-age=60")
 		json.NewEncoder(w).Encode(map[string]any{
 			"client_id":                  c.url,
-			"client_name":                e2eCIMDClientName,
+			"client_name":                cimdClientName,
 			"redirect_uris":              []string{c.redirect},
 			"grant_types":                []string{"authorization_code", "refresh_token"},
 			"response_types":             []string{"code"},
@@ -330,7 +330,7 @@ func startE2ECIMD(t *testing.T) *e2eCIMD {
 	c.url = "https://127.0.0.1:" + port + "/oauth/client.json"
 	c.caFile = filepath.Join(t.TempDir(), "cimd-ca.pem")
 	c.cert = srv.Certificate()
-	if err := os.WriteFile(c.caFile, e2ePEM(c.cert.Raw), 0o644); err != nil {
+	if err := os.WriteFile(c.caFile, pemEncode(c.cert.Raw), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -339,7 +339,7 @@ func startE2ECIMD(t *testing.T) *e2eCIMD {
 // trust makes mcpguard, which runs in this process, trust the document server's
 // certificate: SSL_CERT_FILE names the CA file, the variable every Go program on Linux
 // reads (once, when it first verifies a certificate against the system roots).
-func (c *e2eCIMD) trust(t *testing.T) {
+func (c *cimdServer) trust(t *testing.T) {
 	t.Helper()
 	t.Setenv("SSL_CERT_FILE", c.caFile)
 	roots, err := x509.SystemCertPool()
@@ -351,13 +351,13 @@ func (c *e2eCIMD) trust(t *testing.T) {
 	}
 }
 
-func (c *e2eCIMD) hits() int {
+func (c *cimdServer) hits() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
 }
 
-// e2ePEM encodes a DER certificate.
-func e2ePEM(der []byte) []byte {
+// pemEncode encodes a DER certificate.
+func pemEncode(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

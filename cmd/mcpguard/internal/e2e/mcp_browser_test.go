@@ -9,11 +9,11 @@ import (
 	"testing"
 )
 
-// e2eFakeIssuer is the smallest authorization server front end the browser must get
+// fakeIssuer is the smallest authorization server front end the browser must get
 // through: /authorize redirects to a login form, the login sets a session cookie and
 // redirects to a consent page with Deny before Approve, and approving redirects to the
 // client with code, state and iss. Every form carries a CSRF token it checks.
-func e2eFakeIssuer(t *testing.T) *httptest.Server {
+func fakeIssuer(t *testing.T) *httptest.Server {
 	t.Helper()
 	const csrf = "csrf-0123456789"
 	mux := http.NewServeMux()
@@ -61,10 +61,10 @@ func e2eFakeIssuer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-func TestE2EMCPBrowser(t *testing.T) {
-	srv := e2eFakeIssuer(t)
+func TestMCPBrowser(t *testing.T) {
+	srv := fakeIssuer(t)
 	const redirect = "http://127.0.0.1:1/callback"
-	b, err := newE2EBrowser(http.DefaultTransport, srv.URL, "a@example.com", "pw")
+	b, err := newFormBrowser(http.DefaultTransport, srv.URL, "a@example.com", "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestE2EMCPBrowser(t *testing.T) {
 	}
 }
 
-func TestE2EMCPBrowserErrors(t *testing.T) {
+func TestMCPBrowserErrors(t *testing.T) {
 	tests := []struct {
 		name, location, want string
 	}{
@@ -103,7 +103,7 @@ func TestE2EMCPBrowserErrors(t *testing.T) {
 				http.Redirect(w, r, tt.location, http.StatusFound)
 			}))
 			defer srv.Close()
-			b, err := newE2EBrowser(http.DefaultTransport, srv.URL, "a@example.com", "pw")
+			b, err := newFormBrowser(http.DefaultTransport, srv.URL, "a@example.com", "pw")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -19,8 +19,8 @@ func caddyEnv(dir, guard, mcp string, port int) []string {
 		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
 		"CADDY_ADMIN=off",
 		// http:// site addresses: no certificates, no HTTP-to-HTTPS redirect listener.
-		"MCP_SITE=http://" + e2eMCPHost + ":" + p,
-		"AUTH_SITE=http://" + e2eAuthHost + ":" + p,
+		"MCP_SITE=http://" + mcpHost + ":" + p,
+		"AUTH_SITE=http://" + authHost + ":" + p,
 		"MCPGUARD_ADDR=" + guard,
 		"MCP_UPSTREAM=" + mcp,
 	}
@@ -28,11 +28,11 @@ func caddyEnv(dir, guard, mcp string, port int) []string {
 
 // startCaddy runs the real Caddy with deploy/caddy/Caddyfile, unchanged, in front of the
 // mcpguard at guard and the upstream up.
-func startCaddy(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
+func startCaddy(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
-	bin := e2eFindBinary(t, "caddy", "apt-get install -y caddy")
-	caddyfile := filepath.Join(e2eRepoRoot(t), "deploy", "caddy", "Caddyfile")
-	return startE2EProxy(t, "caddy", up, func(port int) (*exec.Cmd, os.Signal) {
+	bin := findBinary(t, "caddy", "apt-get install -y caddy")
+	caddyfile := filepath.Join(repoRoot(t), "deploy", "caddy", "Caddyfile")
+	return startProxy(t, "caddy", up, func(port int) (*exec.Cmd, os.Signal) {
 		dir := t.TempDir()
 		cmd := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
 		cmd.Env = caddyEnv(dir, guard, up.addr, port)
@@ -41,21 +41,21 @@ func startCaddy(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
 	})
 }
 
-// TestE2ECaddy runs deploy/caddy/Caddyfile with the real Caddy between a client and an
+// TestCaddy runs deploy/caddy/Caddyfile with the real Caddy between a client and an
 // MCP server, mcpguard deciding with API keys, a required scope and a public path. Caddy
 // before 2.11.2 sends the literal placeholder {http.reverse_proxy.header.<name>}
 // upstream for a copy_headers header the auth answer lacks; the contract's "no leaks"
 // check fails on any such value.
-func TestE2ECaddy(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eGuardEnv(t))
-	runE2EContract(t, startCaddy(t, guard, up))
+func TestCaddy(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, guardEnv(t))
+	runContract(t, startCaddy(t, guard, up))
 }
 
-// TestE2ECaddyProxyIdentity runs deploy/caddy/Caddyfile with mcpguard trusting the
+// TestCaddyProxyIdentity runs deploy/caddy/Caddyfile with mcpguard trusting the
 // identity header of a proxy in front of Caddy (MCP_CLIENT_AUTH_ENABLED=false).
-func TestE2ECaddyProxyIdentity(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eProxyIdentityEnv())
-	runE2EProxyIdentityContract(t, startCaddy(t, guard, up))
+func TestCaddyProxyIdentity(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, proxyIdentityEnv())
+	runProxyIdentityContract(t, startCaddy(t, guard, up))
 }

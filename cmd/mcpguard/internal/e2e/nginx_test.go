@@ -29,10 +29,10 @@ func nginxSiteFiles(guard, mcp string, port int) map[string]string {
 
 // startNginx runs the real nginx with the deploy/nginx recipe in front of the mcpguard
 // at guard and the upstream up.
-func startNginx(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
+func startNginx(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
-	bin := e2eFindBinary(t, "nginx", "apt-get install -y nginx-light")
-	src := filepath.Join(e2eRepoRoot(t), "deploy", "nginx")
+	bin := findBinary(t, "nginx", "apt-get install -y nginx-light")
+	src := filepath.Join(repoRoot(t), "deploy", "nginx")
 	verbatim := map[string]string{}
 	for name, dst := range nginxVerbatim {
 		data, err := os.ReadFile(filepath.Join(src, name))
@@ -41,7 +41,7 @@ func startNginx(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
 		}
 		verbatim[dst] = string(data)
 	}
-	return startE2EProxy(t, "nginx", up, func(port int) (*exec.Cmd, os.Signal) {
+	return startProxy(t, "nginx", up, func(port int) (*exec.Cmd, os.Signal) {
 		dir := t.TempDir()
 		files := nginxSiteFiles(guard, up.addr, port)
 		maps.Copy(files, verbatim)
@@ -90,18 +90,18 @@ http {
 `
 }
 
-// TestE2ENginx runs the deploy/nginx recipe with the real nginx between a client and an
+// TestNginx runs the deploy/nginx recipe with the real nginx between a client and an
 // MCP server, mcpguard deciding with API keys, a required scope and a public path.
-func TestE2ENginx(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eGuardEnv(t))
-	runE2EContract(t, startNginx(t, guard, up))
+func TestNginx(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, guardEnv(t))
+	runContract(t, startNginx(t, guard, up))
 }
 
-// TestE2ENginxProxyIdentity runs the deploy/nginx recipe with mcpguard trusting the
+// TestNginxProxyIdentity runs the deploy/nginx recipe with mcpguard trusting the
 // identity header of a proxy in front of nginx (MCP_CLIENT_AUTH_ENABLED=false).
-func TestE2ENginxProxyIdentity(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eProxyIdentityEnv())
-	runE2EProxyIdentityContract(t, startNginx(t, guard, up))
+func TestNginxProxyIdentity(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, proxyIdentityEnv())
+	runProxyIdentityContract(t, startNginx(t, guard, up))
 }

@@ -2,8 +2,8 @@ package e2e
 
 // Traefik end to end: the real Traefik (built by scripts/build-traefik.sh) runs
 // deploy/traefik/traefik.yml and dynamic.yml between the client and the MCP server, with
-// mcpguard as its forwardAuth address; the shared contract (e2e_contract_test.go) and the
-// MCP SDK client flow (e2e_mcp_test.go) go through it.
+// mcpguard as its forwardAuth address; the shared contract (contract_test.go) and the
+// MCP SDK client flow (TestMCP/traefik) go through it.
 
 import (
 	"fmt"
@@ -18,8 +18,8 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// traefikE2ERelease is the Traefik scripts/build-traefik.sh builds.
-const traefikE2ERelease = "v3.7.12"
+// traefikRelease is the Traefik scripts/build-traefik.sh builds.
+const traefikRelease = "v3.7.12"
 
 // traefikBinary returns the path of the Traefik binary scripts/build-traefik.sh builds, or
 // fails with the command that builds it.
@@ -35,10 +35,10 @@ func traefikBinary(t testing.TB) string {
 			}
 			cache = filepath.Join(home, ".cache")
 		}
-		bin = filepath.Join(cache, "mcpguard", "traefik-"+traefikE2ERelease, "traefik")
+		bin = filepath.Join(cache, "mcpguard", "traefik-"+traefikRelease, "traefik")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		t.Fatalf("Traefik %s is not built at %s; the end-to-end tests run the real proxy (build it, about 7 minutes the first time: scripts/build-traefik.sh)", traefikE2ERelease, bin)
+		t.Fatalf("Traefik %s is not built at %s; the end-to-end tests run the real proxy (build it, about 7 minutes the first time: scripts/build-traefik.sh)", traefikRelease, bin)
 	}
 	return bin
 }
@@ -102,10 +102,10 @@ func traefikDig(v any, keys ...string) any {
 
 // startTraefik runs the real Traefik with deploy/traefik (renderTraefikStatic, renderTraefikDynamic)
 // in front of the mcpguard at guard and the upstream up.
-func startTraefik(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
+func startTraefik(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
 	bin := traefikBinary(t)
-	src := filepath.Join(e2eRepoRoot(t), "deploy", "traefik")
+	src := filepath.Join(repoRoot(t), "deploy", "traefik")
 	static, err := os.ReadFile(filepath.Join(src, "traefik.yml"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +118,7 @@ func startTraefik(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startE2EProxy(t, "traefik", up, func(port int) (*exec.Cmd, os.Signal) {
+	return startProxy(t, "traefik", up, func(port int) (*exec.Cmd, os.Signal) {
 		dir := t.TempDir()
 		dynamicFile := filepath.Join(dir, "dynamic.yml")
 		staticYAML, err := renderTraefikStatic(static, port, dynamicFile)
@@ -140,14 +140,14 @@ func startTraefik(t *testing.T, guard string, up *e2eUpstream) e2eProxy {
 	})
 }
 
-// TestE2ETraefik runs deploy/traefik with the real Traefik between a client and an MCP
+// TestTraefik runs deploy/traefik with the real Traefik between a client and an MCP
 // server, mcpguard deciding with API keys, a required scope and a public path: the shared
 // contract, then what is Traefik's own (look-alike names, empty identity headers).
-func TestE2ETraefik(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eGuardEnv(t))
+func TestTraefik(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, guardEnv(t))
 	p := startTraefik(t, guard, up)
-	runE2EContract(t, p)
+	runContract(t, p)
 	t.Run("traefik/aliasing header names are deleted", func(t *testing.T) { traefikCheckAliases(t, p) })
 	t.Run("traefik/empty identity headers arrive empty", func(t *testing.T) { traefikCheckEmptyHeaders(t, p) })
 }
@@ -156,10 +156,10 @@ func TestE2ETraefik(t *testing.T) {
 // character c that makes an alias (deployAliasChars), and a non-identity X_Custom_Header:
 // with aliasHeadersStrategy: delete Traefik drops every header name holding a character
 // other than a letter, a digit or '-', identity or not, before forwardAuth.
-func traefikCheckAliases(t *testing.T, p e2eProxy) {
-	fields := [][2]string{e2eField("X-API-Key", e2eWriterKey), e2eField("X_Custom_Header", "custom")}
+func traefikCheckAliases(t *testing.T, p edgeProxy) {
+	fields := [][2]string{field("X-API-Key", writerKey), field("X_Custom_Header", "custom")}
 	for _, c := range deployAliasChars {
-		fields = append(fields, e2eField("X"+string(c)+"Forwarded"+string(c)+"User", "mallory@evil.example"))
+		fields = append(fields, field("X"+string(c)+"Forwarded"+string(c)+"User", "mallory@evil.example"))
 	}
 	n := len(p.up.requests())
 	if r := p.do(t, "GET", "/mcp", fields...); r.status != 200 {
@@ -185,9 +185,9 @@ func traefikCheckAliases(t *testing.T, p e2eProxy) {
 // sends empty: forwardAuth deletes the client's copy and sets mcpguard's empty value, which
 // reaches the MCP server as an empty field (as with Caddy; nginx omits it). The client's
 // token never does.
-func traefikCheckEmptyHeaders(t *testing.T, p e2eProxy) {
+func traefikCheckEmptyHeaders(t *testing.T, p edgeProxy) {
 	n := len(p.up.requests())
-	if r := p.do(t, "GET", "/mcp", e2eField("Authorization", "Bearer "+e2eWriterKey)); r.status != 200 {
+	if r := p.do(t, "GET", "/mcp", field("Authorization", "Bearer "+writerKey)); r.status != 200 {
 		t.Fatalf("GET /mcp via traefik with a bearer key = %d, want 200; body: %s", r.status, r.body)
 	}
 	seen, ok := p.reached(n, "/mcp")
@@ -199,22 +199,10 @@ func traefikCheckEmptyHeaders(t *testing.T, p e2eProxy) {
 	}
 }
 
-// TestE2ETraefikProxyIdentity runs deploy/traefik with mcpguard trusting the identity
+// TestTraefikProxyIdentity runs deploy/traefik with mcpguard trusting the identity
 // header of a proxy in front of Traefik (MCP_CLIENT_AUTH_ENABLED=false).
-func TestE2ETraefikProxyIdentity(t *testing.T) {
-	up := startE2EUpstream(t)
-	guard := startE2EGuard(t, e2eProxyIdentityEnv())
-	runE2EProxyIdentityContract(t, startTraefik(t, guard, up))
-}
-
-// TestE2EMCPTraefik is the MCP SDK client's whole authorization flow (e2e_mcp_test.go)
-// through deploy/traefik, once per registration method.
-func TestE2EMCPTraefik(t *testing.T) {
-	s := startE2EMCPStack(t, startTraefik, e2eOAuthEnv(t, "memory://"))
-	// Traefik passes mcpguard's empty Authorization on as an empty header, as Caddy does
-	// (traefikCheckEmptyHeaders); startE2EMCPStack knows only Caddy's.
-	s.emptyAuthorization = true
-	for _, reg := range e2eRegistrations() {
-		t.Run(reg.name, func(t *testing.T) { runE2EMCPFlow(t, s, e2eLocalUser, reg) })
-	}
+func TestTraefikProxyIdentity(t *testing.T) {
+	up := startUpstream(t)
+	guard := startGuard(t, proxyIdentityEnv())
+	runProxyIdentityContract(t, startTraefik(t, guard, up))
 }

@@ -3,7 +3,7 @@ package e2e
 // mcpguard doctor against the real stacks of the MCP end-to-end tests: the deploy/ recipe
 // of nginx, Caddy or Traefik, mcpguard as the auth service and the authorization server
 // (PROVIDER=local), the example MCP server behind. doctor reaches the stack as the SDK
-// client does, through e2eEdge: it stands in for DNS and for the TLS-terminating load
+// client does, through loadBalancer: it stands in for DNS and for the TLS-terminating load
 // balancer, so doctor checks the https URLs clients are given
 // (https://mcp.example.com/mcp, issuer https://auth.example.com) and nothing is relaxed
 // for loopback.
@@ -17,17 +17,23 @@ import (
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/doctor"
 )
 
-func TestE2EDoctorNginx(t *testing.T)   { runE2EDoctor(t, startNginx) }
-func TestE2EDoctorCaddy(t *testing.T)   { runE2EDoctor(t, startCaddy) }
-func TestE2EDoctorTraefik(t *testing.T) { runE2EDoctor(t, startTraefik) }
+// TestDoctor runs doctor against the good stack of each proxy's recipe.
+func TestDoctor(t *testing.T) {
+	for _, p := range []struct {
+		name  string
+		start func(*testing.T, string, *mcpUpstream) edgeProxy
+	}{{"nginx", startNginx}, {"caddy", startCaddy}, {"traefik", startTraefik}} {
+		t.Run(p.name, func(t *testing.T) { runDoctor(t, p.start) })
+	}
+}
 
-// runE2EDoctor runs doctor against a good stack: every check passes, and it registered
+// runDoctor runs doctor against a good stack: every check passes, and it registered
 // each known client once.
-func runE2EDoctor(t *testing.T, start func(*testing.T, string, *e2eUpstream) e2eProxy) {
-	s := startE2EMCPStack(t, start, e2eOAuthEnv(t, "memory://"))
+func runDoctor(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgeProxy) {
+	s := startMCPStack(t, start, oauthEnv(t, "memory://"))
 	hops := s.edge.mark()
-	out, err := runE2EDoctorCommand(t, s.edge, e2eMCPURL)
-	t.Logf("mcpguard doctor %s:\n%s", e2eMCPURL, out)
+	out, err := runDoctorCommand(t, s.edge, mcpURL)
+	t.Logf("mcpguard doctor %s:\n%s", mcpURL, out)
 	if err != nil {
 		t.Fatalf("doctor = %v, want nil; requests:\n%s", err, s.edge.since(hops))
 	}
@@ -41,18 +47,18 @@ func runE2EDoctor(t *testing.T, start func(*testing.T, string, *e2eUpstream) e2e
 		}
 	}
 	known := strings.Count(out, "PASS redirect-uris/") // one line per known client
-	if n := s.edge.count(hops, http.MethodPost, e2eAuthHost, e2ePath(t, s.asm.RegistrationEndpoint)); n != known {
+	if n := s.edge.count(hops, http.MethodPost, authHost, urlPath(t, s.asm.RegistrationEndpoint)); n != known {
 		t.Errorf("doctor registered %d clients, want %d (one per known client)", n, known)
 	}
 }
 
-// TestE2EDoctorNginxURLMismatch runs doctor against the nginx stack with the URL a user
+// TestDoctorURLMismatch runs doctor against the nginx stack with the URL a user
 // might hand a client, one trailing slash away from RESOURCE_URL: VS Code and RFC 9728
 // §3.3 refuse the metadata then, and doctor must say which URL to give clients.
-func TestE2EDoctorNginxURLMismatch(t *testing.T) {
-	s := startE2EMCPStack(t, startNginx, e2eOAuthEnv(t, "memory://"))
-	url := e2eMCPURL + "/"
-	out, err := runE2EDoctorCommand(t, s.edge, "--no-register", url)
+func TestDoctorURLMismatch(t *testing.T) {
+	s := startMCPStack(t, startNginx, oauthEnv(t, "memory://"))
+	url := mcpURL + "/"
+	out, err := runDoctorCommand(t, s.edge, "--no-register", url)
 	t.Logf("mcpguard doctor --no-register %s:\n%s", url, out)
 	if err == nil {
 		t.Errorf("doctor = nil error, want one")
@@ -71,8 +77,8 @@ func TestE2EDoctorNginxURLMismatch(t *testing.T) {
 	}
 }
 
-// runE2EDoctorCommand runs mcpguard doctor args with its requests going through edge.
-func runE2EDoctorCommand(t *testing.T, edge *e2eEdge, args ...string) (string, error) {
+// runDoctorCommand runs mcpguard doctor args with its requests going through edge.
+func runDoctorCommand(t *testing.T, edge *loadBalancer, args ...string) (string, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	err := doctor.Run(t.Context(), args, doctor.Options{Version: "e2e", Transport: edge}, &stdout, &stderr)
