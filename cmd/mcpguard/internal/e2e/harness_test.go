@@ -198,9 +198,17 @@ func freePort(t testing.TB) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// findBinary returns the path of a proxy binary or fails with how to install it.
+// findBinary returns the path of a proxy binary or fails with how to install it: the
+// NAME_BIN variable (NGINX_BIN, CADDY_BIN) when it is set, else name on the PATH or in the
+// system's binary directories (nginx lives in /usr/sbin, off a user's PATH).
 func findBinary(t testing.TB, name, install string) string {
 	t.Helper()
+	if p := os.Getenv(strings.ToUpper(name) + "_BIN"); p != "" {
+		if st, err := os.Stat(p); err != nil || st.IsDir() {
+			t.Fatalf("%s is not installed at %s_BIN=%s; the end-to-end tests run the real proxy (on %s/%s: %s)", name, strings.ToUpper(name), p, runtime.GOOS, runtime.GOARCH, install)
+		}
+		return p
+	}
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}

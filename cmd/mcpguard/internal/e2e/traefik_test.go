@@ -38,7 +38,7 @@ func traefikBinary(t testing.TB) string {
 		bin = filepath.Join(cache, "mcpguard", "traefik-"+traefikRelease, "traefik")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
-		t.Fatalf("Traefik %s is not built at %s; the end-to-end tests run the real proxy (build it, about 7 minutes the first time: scripts/build-traefik.sh)", traefikRelease, bin)
+		t.Fatalf("Traefik %s is not built at %s; the end-to-end tests run the real proxy (build it, about 12 minutes the first time on 2 CPUs: scripts/build-traefik.sh)", traefikRelease, bin)
 	}
 	return bin
 }
