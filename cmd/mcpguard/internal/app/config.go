@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+	"github.com/mcpguard/mcpguard/auth"
 	"github.com/rs/zerolog"
 )
 
@@ -317,20 +318,12 @@ func issuerURL(issuer, domain string, dev bool, port string) (string, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return "", fmt.Errorf("%q must not have a query, fragment or user info", issuer)
 	}
-	if u.Scheme == "http" && !dev && !isLoopbackHost(u.Hostname()) {
+	if u.Scheme == "http" && !dev && !auth.IsLoopbackHost(u.Hostname()) {
 		return "", fmt.Errorf("%q must use https (set DEV_MODE=true for plain http)", issuer)
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
 	u.Host = strings.ToLower(u.Host)
 	return strings.TrimSuffix(u.String(), "/"), nil
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(h)
-	return err == nil && a.IsLoopback()
 }
 
 // parseLogLevel accepts the mcpauth numbers (0 debug, 1 info, 2 minimal) and zerolog names.

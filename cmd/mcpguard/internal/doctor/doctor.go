@@ -276,14 +276,27 @@ func describeStatus(r response) string {
 	return s
 }
 
-// isLoopback reports whether host (no port) is localhost or a loopback address,
-// where MCP clients and OAuth allow plain http.
+// isLoopback reports whether host (no port) names this machine without a name lookup,
+// where MCP clients and OAuth allow plain http: an IPv4 literal in 127.0.0.0/8, the IPv6
+// literal ::1 (bracketed or not), or localhost in any letter case. It is mcpguard's
+// auth.IsLoopbackHost, copied because doctor imports nothing of mcpguard; the two must
+// agree.
 func isLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	return err == nil && a.IsLoopback()
+	bracketed := strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")
+	if bracketed {
+		host = host[1 : len(host)-1]
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return false
+	}
+	if a.Is4() {
+		return !bracketed && a.IsLoopback()
+	}
+	return a == netip.IPv6Loopback()
 }
 
 // checkAbsoluteURL says what is wrong with an endpoint URL clients will follow: not

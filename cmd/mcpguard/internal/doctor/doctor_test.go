@@ -272,3 +272,16 @@ func TestArguments(t *testing.T) {
 		t.Errorf("doctor -h = %v, want nil", err)
 	}
 }
+
+// TestIsLoopback pins the same hosts as auth's TestIsLoopbackHost: the two copies agree.
+func TestIsLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true, "[::1]": true,
+		"": false, "localhost.": false, "app.localhost": false, "localhost.evil.com": false, "::ffff:127.0.0.1": false,
+		"[127.0.0.1]": false, "::1%lo": false, "0.0.0.0": false, "127.000.000.001": false, "example.com": false,
+	} {
+		if got := isLoopback(host); got != want {
+			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
