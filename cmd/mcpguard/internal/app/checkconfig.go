@@ -1,15 +1,21 @@
 package app
 
-// The check-config command: the configuration validated as serve would and printed.
+// The check-config command: the configuration validated as serve would and printed for a
+// person to read.
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
+	"github.com/mcpguard/mcpguard/oauth"
 )
 
 // checkConfig validates the configuration as serve would and prints it.
@@ -34,70 +40,116 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	for _, r := range s.policy.Resources() {
 		rc := r.Config()
-		fmt.Fprintf(stdout, "# resource: %s paths=%v public=%v scopes=%v metadata=%s\n",
-			r.URL(), rc.Paths, rc.PublicPaths, rc.RequiredScopes, r.MetadataURL())
+		fmt.Fprintf(stdout, "# resource: %s paths=%s public=%s scopes=%s metadata=%s\n",
+			r.URL(), list(rc.Paths), list(rc.PublicPaths), list(rc.RequiredScopes), r.MetadataURL())
 	}
 	kinds := make([]string, 0, len(s.authenticators))
 	for _, a := range s.authenticators {
-		kinds = append(kinds, fmt.Sprintf("%T", a))
+		kinds = append(kinds, credentialKind(a))
 	}
 	if s.generatedKey != "" {
 		kinds = append(kinds, "(no credentials configured: serve generates an API key)")
 	}
 	for _, ic := range s.issuers {
-		fmt.Fprintf(stdout, "# jwt issuer: %s audiences=%v\n", ic.Issuer, ic.Audiences)
+		fmt.Fprintf(stdout, "# jwt issuer: %s audiences=%s\n", ic.Issuer, list(ic.Audiences))
 	}
 	_, err = fmt.Fprintf(stdout, "# credentials: %s\n", strings.Join(kinds, ", "))
 	return err
 }
 
+// credentialKind names a credential kind as the policy file's credentials list does.
+func credentialKind(a forwardauth.Authenticator) string {
+	switch a.(type) {
+	case *oauth.AccessTokenVerifier:
+		return "mcpguard's access tokens (oauth)"
+	case *auth.JWTVerifier:
+		return "external JWTs (jwt)"
+	case *auth.APIKeys:
+		return "API keys (apikey)"
+	case *auth.ProxyIdentity:
+		return "trusted proxy identity (proxy)"
+	}
+	return fmt.Sprintf("%T", a)
+}
+
 // secretVars are printed redacted by check-config.
 var secretVars = map[string]bool{"MCP_PROXY_API_KEY": true, "CLIENT_SECRET": true, "GOOGLE_CLIENT_SECRET": true, "SESSION_SECRET": true}
 
-// printConfig writes the effective configuration, one VARIABLE=value line each, secrets
-// redacted, for `mcpguard check-config`.
+// listVars are the variables that hold a list; check-config prints them comma-joined,
+// however they were separated.
+var listVars = map[string]bool{
+	"REQUIRED_SCOPES": true, "ALLOWED_SCOPES": true, "ALLOWED_EMAILS": true, "ALLOWED_DOMAINS": true,
+	"ALLOWED_GROUPS": true, "PUBLIC_PATHS": true, "UPSTREAM_SCOPES": true, "CIMD_ALLOWED_DOMAINS": true,
+}
+
+// printConfig writes the effective configuration, one VARIABLE=value line each in the
+// order of the config struct, secrets redacted, for `mcpguard check-config`. Values are
+// written as a person would write them: durations as 10m or 720h, lists and prefixes
+// comma-joined.
 func printConfig(w io.Writer, c config) error {
-	params, err := env.GetFieldParams(&c)
-	if err != nil {
-		return err
-	}
-	values := map[string]string{
-		"PORT": strconv.Itoa(c.Port), "LISTEN_ADDR": c.ListenAddr, "LOG_LEVEL": c.LogLevel,
-		"LOG_FORMAT": c.LogFormat, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout.String(),
-		"PROTECTED_PATH": c.ProtectedPath, "ISSUER_URL": c.IssuerURL, "OAUTH_DOMAIN": c.OAuthDomain,
-		"DEV_MODE": strconv.FormatBool(c.DevMode), "POLICY_FILE": c.PolicyFile,
-		"RESOURCE_URL": c.ResourceURL, "REQUIRED_SCOPES": c.RequiredScopes,
-		"ALLOWED_SCOPES": c.AllowedScopes, "ALLOWED_EMAILS": c.AllowedEmails,
-		"ALLOWED_DOMAINS": c.AllowedDomains, "ALLOWED_GROUPS": c.AllowedGroups,
-		"PUBLIC_PATHS": c.PublicPaths, "STRICT_MCP_HEADERS": strconv.FormatBool(c.StrictMCPHeaders),
-		"TRUSTED_PROXIES": c.TrustedProxies, "MCP_PROXY_API_KEY": c.APIKey,
-		"API_KEYS_FILE": c.APIKeysFile, "API_KEY_HEADER": c.APIKeyHeader,
-		"MCP_CLIENT_AUTH_ENABLED": strconv.FormatBool(c.ClientAuthEnabled),
-		"TRUST_PROXY_AUTH":        strconv.FormatBool(c.TrustProxyAuth),
-		"PROXY_USER_HEADER":       c.ProxyUserHeader, "PROXY_AUTH_TRUSTED_CIDRS": c.ProxyAuthTrustedCIDRs,
-		"PASS_UPSTREAM_AUTHORIZATION": strconv.FormatBool(c.PassUpstreamAuthorization),
-		"JWT_ISSUERS":                 c.JWTIssuers, "JWKS_REFETCH_COOLDOWN": c.JWKSRefetchCooldown.String(),
-		"JWT_CACHE_SIZE": strconv.Itoa(c.JWTCacheSize),
-		"PROVIDER":       c.Provider, "CLIENT_ID": c.ClientID, "CLIENT_SECRET": c.ClientSecret,
-		"GOOGLE_CLIENT_ID": c.GoogleClientID, "GOOGLE_CLIENT_SECRET": c.GoogleClientSecret,
-		"GOOGLE_HD": c.GoogleHD, "OIDC_ISSUER": c.OIDCIssuer, "UPSTREAM_SCOPES": c.UpstreamScopes, "LOCAL_USERS_FILE": c.LocalUsersFile,
-		"SESSION_SECRET": c.SessionSecret, "STORE": c.Store,
-		"ACCESS_TOKEN_TTL": c.AccessTokenTTL.String(), "REFRESH_TOKEN_TTL": c.RefreshTokenTTL.String(),
-		"CIMD_ALLOWED_DOMAINS":        c.CIMDAllowedDomains,
-		"INSECURE_CIMD_ALLOW_PRIVATE": strconv.FormatBool(c.InsecureCIMDAllowPrivate),
-	}
-	for _, p := range params {
-		v, ok := values[p.Key]
-		if !ok {
-			return fmt.Errorf("config: %s has no printer", p.Key)
+	v, t := reflect.ValueOf(c), reflect.TypeOf(c)
+	for i := 0; i < t.NumField(); i++ {
+		key, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ",")
+		if key == "" {
+			continue
 		}
-		if secretVars[p.Key] && v != "" {
-			v = "<redacted>"
+		var s string
+		switch f := v.Field(i).Interface().(type) {
+		case time.Duration:
+			s = formatDuration(f)
+		case bool:
+			s = strconv.FormatBool(f)
+		case int:
+			s = strconv.Itoa(f)
+		case string:
+			s = f
+		default:
+			return fmt.Errorf("config: %s has no printer", key)
 		}
-		if _, err := fmt.Fprintf(w, "%s=%s\n", p.Key, v); err != nil {
+		switch {
+		case secretVars[key] && s != "":
+			s = "<redacted>"
+		case key == "TRUSTED_PROXIES":
+			s = prefixes(c.trustedProxies)
+		case key == "PROXY_AUTH_TRUSTED_CIDRS":
+			s = prefixes(c.proxyCIDRs)
+		case listVars[key]:
+			s = strings.Join(splitList(s), ",")
+		}
+		if _, err := fmt.Fprintf(w, "%s=%s\n", key, s); err != nil {
 			return err
 		}
 	}
-	_, err = fmt.Fprintf(w, "# issuer: %s\n", c.issuer)
+	_, err := fmt.Fprintf(w, "# issuer: %s\n", c.issuer)
 	return err
+}
+
+// formatDuration writes d without the zero units time.Duration.String ends with:
+// 10m, 720h, 1h30m, 30s, 1m30s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// prefixes joins CIDR prefixes with commas.
+func prefixes(ps []netip.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// list joins a list with commas, "(none)" when it is empty.
+func list(l []string) string {
+	if len(l) == 0 {
+		return "(none)"
+	}
+	return strings.Join(l, ",")
 }
