@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,8 +53,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			cmd, rest = rest[0], rest[1:]
 		}
 	}
-	if isHelp(cmd) || (cmd != "doctor" && len(rest) > 0 && isHelp(rest[0])) {
-		cmd = "help" // mcpguard --help, mcpguard serve -h; doctor has flags of its own
+	if isHelp(cmd) || (cmd != "doctor" && slices.ContainsFunc(rest, isHelp)) {
+		// mcpguard --help, mcpguard serve -port 1 -h: before the configuration is read,
+		// which may not parse. doctor has flags of its own.
+		cmd = "help"
 	}
 	err := runCommand(ctx, cmd, rest, getenv, stdin, stdout, stderr)
 	if errors.Is(err, flag.ErrHelp) { // a -h after other flags

@@ -233,3 +233,40 @@ func TestUnknownCommand(t *testing.T) {
 		t.Fatalf("Run(frobnicate) = %v", err)
 	}
 }
+
+// TestHelp: every way of asking for help prints the usage with the flags and succeeds,
+// before any configuration is read.
+func TestHelp(t *testing.T) {
+	env := map[string]string{"PORT": "not a port", "MCP_PROXY_API_KEY": testKey}
+	for _, args := range [][]string{{"help"}, {"-h"}, {"-help"}, {"--help"}, {"serve", "-h"}, {"check-config", "--help"}, {"-port", "1", "-h"}} {
+		var stdout, stderr syncBuffer
+		err := Run(t.Context(), append([]string{"mcpguard"}, args...), func(k string) string { return env[k] },
+			strings.NewReader(""), &stdout, &stderr)
+		if err != nil {
+			t.Errorf("mcpguard %q = %v, want nil", args, err)
+		}
+		for _, want := range []string{"usage: mcpguard", "check-config", "-listen string"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("mcpguard %q printed no %q:\n%s", args, want, stdout.String())
+			}
+		}
+		if strings.Contains(stdout.String()+stderr.String(), testKey) {
+			t.Errorf("mcpguard %q printed the key", args)
+		}
+	}
+}
+
+// TestFlagError: a flag that does not parse is an error that points at help and prints
+// nothing else, never the defaults the environment set.
+func TestFlagError(t *testing.T) {
+	var stdout, stderr syncBuffer
+	env := map[string]string{"MCP_PROXY_API_KEY": testKey}
+	err := Run(t.Context(), []string{"mcpguard", "-bogus"}, func(k string) string { return env[k] },
+		strings.NewReader(""), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "-bogus") || !strings.Contains(err.Error(), "mcpguard help") {
+		t.Fatalf("mcpguard -bogus = %v, want an error naming the flag and mcpguard help", err)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), testKey) {
+		t.Fatalf("mcpguard -bogus printed the key:\n%s%s", stdout.String(), stderr.String())
+	}
+}
