@@ -14,14 +14,18 @@ run:
 	PROVIDER=local LOCAL_USERS_FILE=examples/demo-users.yaml POLICY_FILE=examples/quickstart.yaml \
 	STORE=bolt://$(CURDIR)/.mcpguard/mcpguard.db go run ./cmd/mcpguard
 
-# test installs the real proxies the end-to-end tests use, then runs every test.
+# test installs the real peers the end-to-end tests use, then runs every test. Each step
+# prints a line with how long it usually takes before it runs: about 25 minutes in all the
+# first time on two cores, most of it building Traefik.
 test: test-deps vet
+	@echo "test: go test -count=1 ./... (about 10 minutes on 2 CPUs, the end-to-end suites included)…"
 	go test -count=1 ./...
 
 test-deps:
 	./scripts/install-test-deps.sh
 
 vet:
+	@echo "vet: gofmt and go vet ./... (about 2 minutes cold on 2 CPUs, seconds when cached)…"
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	go vet ./...
 
