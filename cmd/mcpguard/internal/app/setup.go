@@ -1,6 +1,6 @@
 package app
 
-// Building what serve and check-config share from a validated configuration.
+// Building what NewHandler and check-config share from a validated configuration.
 
 import (
 	"context"
@@ -27,7 +27,7 @@ func newLogger(c config, w io.Writer) zerolog.Logger {
 	return zerolog.New(w).Level(c.level).With().Timestamp().Logger()
 }
 
-// setup builds everything serve and check-config share from a validated config.
+// setup is everything NewHandler and check-config share, built from a validated config.
 type setup struct {
 	policy         *policy.Policy
 	authenticators []forwardauth.Authenticator
