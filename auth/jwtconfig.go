@@ -3,8 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -341,20 +341,37 @@ func checkURL(s string) (*url.URL, error) {
 	case u.Fragment != "" || strings.Contains(s, "#"):
 		return nil, fmt.Errorf("%q must not have a fragment", s)
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	case u.Scheme == "http" && IsLoopbackHost(u.Hostname()):
 	default:
 		return nil, fmt.Errorf("%q is not an https URL (http only for loopback hosts)", s)
 	}
 	return u, nil
 }
 
-// isLoopbackHost reports whether host is localhost or a loopback IP address.
-func isLoopbackHost(host string) bool {
+// IsLoopbackHost reports whether host, a URL's host without its port (as
+// url.URL.Hostname returns it), names this machine without a name lookup, so that plain
+// http to it never leaves the machine: an IPv4 literal in 127.0.0.0/8, the IPv6 literal
+// ::1 (bracketed or not), or the name localhost in any letter case (RFC 8252 §7.3 and
+// §8.3; RFC 6761 §6.3 lets applications treat localhost as loopback). Nothing else is:
+// not names under .localhost nor "localhost." (RFC 6761 lets resolvers, not every
+// resolver, answer them with loopback), not IPv4 addresses mapped into IPv6
+// (::ffff:127.0.0.1), not zoned addresses.
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	bracketed := strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]")
+	if bracketed {
+		host = host[1 : len(host)-1]
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return false
+	}
+	if a.Is4() {
+		return !bracketed && a.IsLoopback()
+	}
+	return a == netip.IPv6Loopback()
 }
 
 // checkAudience checks an accepted audience: non-empty, no space or control character.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds Dex, the OIDC provider the end-to-end JWT test (cmd/mcpguard/e2e_dex_test.go) runs,
-# from the Go module proxy, and prints the binary's path. The binary lives in a cache outside
-# the repository and is built once: later runs only print the path.
+# Builds Dex, the OIDC provider the end-to-end Dex suite (cmd/mcpguard/internal/e2e/dex_test.go)
+# runs, from the Go module proxy, and prints the binary's path. The binary lives in a cache
+# outside the repository and is built once: later runs only print the path.
 #
 #   DEX_BIN    where the binary goes (default: $XDG_CACHE_HOME/mcpguard/dex-v2.45.1/dex,
 #              $XDG_CACHE_HOME defaulting to ~/.cache); the test reads the same variable.

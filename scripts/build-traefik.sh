@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Traefik, the reverse proxy the Traefik end-to-end tests run
-# (cmd/mcpguard/e2e_traefik_test.go), from the Go module proxy, and prints the binary's
+# (cmd/mcpguard/internal/e2e/traefik_test.go), from the Go module proxy, and prints the binary's
 # path. The binary lives in a cache outside the repository and is built once: later runs
 # only print the path. About 12 minutes cold on 2 CPUs, under a minute with a warm Go build
 # cache.

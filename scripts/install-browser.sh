@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the real browser of the browser end-to-end test (TestE2EChromium*): Debian's
+# Installs the real browser of the browser end-to-end test (TestChromium*): Debian's
 # chromium package, with a font for its screenshots, when /usr/bin/chromium (or
 # $CHROMIUM_BIN) is not there yet. Quiet and idempotent; runs apt-get update only when the
 # packages are not found without it.

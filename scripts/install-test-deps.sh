@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# Installs the real peers the end-to-end tests run: Dex (built from source), and nginx
-# (with auth_request) and Caddy from Debian's packages when they are not on the PATH.
+# Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
+# headless Chromium, and nginx (with auth_request) and Caddy from Debian's packages when
+# they are not on the PATH. Each step prints a line with its usual duration first.
 set -euo pipefail
 
+# step says what is about to run and how long it usually takes, before it runs.
+step() { echo "test-deps: $*"; }
+
 # Dex, the real OIDC provider of the JWT end-to-end test, built from the Go module proxy
-# into a cache outside the repository (about 2 minutes cold, instant afterwards).
+# into a cache outside the repository.
+step "building Dex v2.45.1 from source (about 2 minutes cold on 2 CPUs, instant when cached)…"
 "$(dirname "$0")/build-dex.sh" >/dev/null
 # Traefik v3.7.12, the proxy of the Traefik end-to-end tests, built from the Go module proxy
-# into a cache outside the repository (about 12 minutes cold on 2 CPUs, seconds afterwards).
+# into a cache outside the repository.
+step "building Traefik v3.7.12 from source (about 12 minutes cold on 2 CPUs, seconds when cached)…"
 "$(dirname "$0")/build-traefik.sh" >/dev/null
 # Headless Chromium for the browser test of the login and consent pages.
+step "installing headless Chromium from Debian when missing (about a minute, instant when installed)…"
 "$(dirname "$0")/install-browser.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
-[ ${#need[@]} -eq 0 ] && exit 0
+if [ ${#need[@]} -eq 0 ]; then
+    step "nginx and Caddy are installed"
+    exit 0
+fi
 
+step "installing ${need[*]} from Debian (under a minute)…"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive

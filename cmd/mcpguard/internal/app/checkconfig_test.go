@@ -1,0 +1,105 @@
+package app
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCheckConfigRedacts(t *testing.T) {
+	var stdout syncBuffer
+	env := map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp"}
+	err := Run(context.Background(), []string{"mcpguard", "check-config", "-port", "12000"}, func(k string) string { return env[k] },
+		strings.NewReader(""), &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	for _, want := range []string{"MCP_PROXY_API_KEY=<redacted>", "PORT=12000", "RESOURCE_URL=https://mcp.example.com/mcp", "# resource: https://mcp.example.com/mcp"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, testKey) {
+		t.Errorf("check-config printed the key:\n%s", out)
+	}
+}
+
+func TestJWTConfigErrors(t *testing.T) {
+	pf := writeFile(t, "policy.yaml", `issuers:
+  - issuer: https://kc.example.com/realms/a
+    audiences: [mcp]
+resources:
+  - url: https://mcp.example.com/mcp
+`)
+	noAud := writeFile(t, "noaud.yaml", `issuers:
+  - issuer: https://kc.example.com/realms/a
+resources:
+  - url: https://mcp.example.com/mcp
+`)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"pair without audience", map[string]string{"JWT_ISSUERS": "https://kc.example.com"}, "JWT_ISSUERS"},
+		{"not a url", map[string]string{"JWT_ISSUERS": "kc=mcp"}, "JWT_ISSUERS"},
+		{"plain http issuer", map[string]string{"JWT_ISSUERS": "http://kc.example.com=mcp"}, "JWT_ISSUERS"},
+		{"configured twice", map[string]string{"POLICY_FILE": pf, "JWT_ISSUERS": "https://kc.example.com/realms/a=mcp"}, "JWT_ISSUERS"},
+		{"file issuer without audience", map[string]string{"POLICY_FILE": noAud}, "audiences"},
+		{"cooldown", map[string]string{"JWKS_REFETCH_COOLDOWN": "1ms"}, "JWKS_REFETCH_COOLDOWN"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return tt.env[k] },
+				strings.NewReader(""), io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("check-config = %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckConfigReadable: check-config prints values as a person writes them.
+func TestCheckConfigReadable(t *testing.T) {
+	var stdout syncBuffer
+	env := map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp",
+		"TRUSTED_PROXIES": "10.0.0.0/8 192.168.1.7", "ALLOWED_DOMAINS": "example.com\n example.org",
+		"ACCESS_TOKEN_TTL": "1h", "SHUTDOWN_TIMEOUT": "1m30s"}
+	err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] },
+		strings.NewReader(""), &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"\nTRUSTED_PROXIES=10.0.0.0/8,192.168.1.7/32\n",
+		"\nALLOWED_DOMAINS=example.com,example.org\n",
+		"\nALLOWED_SCOPES=mcp:read,mcp:write\n",
+		"\nACCESS_TOKEN_TTL=1h\n",
+		"\nREFRESH_TOKEN_TTL=720h\n",
+		"\nJWKS_REFETCH_COOLDOWN=30s\n",
+		"\nSHUTDOWN_TIMEOUT=1m30s\n",
+		"\nPROXY_AUTH_TRUSTED_CIDRS=\n",
+		" scopes=(none) ",
+		"\n# credentials: API keys (apikey)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0: "0s", 30 * time.Second: "30s", time.Minute: "1m", 90 * time.Second: "1m30s", 10 * time.Minute: "10m",
+		time.Hour: "1h", 90 * time.Minute: "1h30m", 720 * time.Hour: "720h", time.Hour + time.Second: "1h0m1s",
+		1500 * time.Millisecond: "1.5s", 100 * time.Millisecond: "100ms",
+	} {
+		if got := formatDuration(d); got != want {
+			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}

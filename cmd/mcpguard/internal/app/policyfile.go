@@ -1,0 +1,127 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/oauth"
+	"github.com/mcpguard/mcpguard/policy"
+	"sigs.k8s.io/yaml"
+)
+
+// maxPolicyFile bounds the policy file mcpguard will read.
+const maxPolicyFile = 1 << 20
+
+// policyFile is the YAML file named by POLICY_FILE. Unknown fields are errors, so a typo
+// never silently weakens a rule.
+type policyFile struct {
+	Resources         []policy.ResourceConfig `json:"resources"`
+	ScopeImplications map[string][]string     `json:"scope_implications,omitempty"`
+	// Issuers are the external JWT issuers (the full form of JWT_ISSUERS).
+	Issuers []auth.IssuerConfig `json:"issuers,omitempty"`
+	// Clients are the authorization server's pre-registered clients.
+	Clients []oauth.StaticClient `json:"clients,omitempty"`
+}
+
+// parsePolicyFile parses a policy file's content.
+func parsePolicyFile(data []byte) (policyFile, error) {
+	if len(data) > maxPolicyFile {
+		return policyFile{}, fmt.Errorf("policy file is larger than %d bytes", maxPolicyFile)
+	}
+	var f policyFile
+	if err := yaml.UnmarshalStrict(data, &f); err != nil {
+		return policyFile{}, fmt.Errorf("policy file: %w", err)
+	}
+	if len(f.Resources) == 0 {
+		return policyFile{}, fmt.Errorf("policy file: no resources")
+	}
+	return f, nil
+}
+
+// policyConfig is the policy part of the file.
+func (f policyFile) policyConfig() policy.Config {
+	return policy.Config{Resources: f.Resources, ScopeImplications: f.ScopeImplications}
+}
+
+// loadPolicy builds the policy, from POLICY_FILE or else the one resource the
+// environment describes, and returns the rest of the file (issuers, clients).
+func loadPolicy(c config) (*policy.Policy, policyFile, error) {
+	var pc policy.Config
+	var file policyFile
+	if c.PolicyFile != "" {
+		data, err := readBounded(c.PolicyFile, maxPolicyFile)
+		if err != nil {
+			return nil, file, fmt.Errorf("config: POLICY_FILE: %w", err)
+		}
+		if file, err = parsePolicyFile(data); err != nil {
+			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+		}
+		pc = file.policyConfig()
+	} else {
+		pc = envPolicy(c)
+	}
+	p, err := policy.New(pc)
+	if err != nil {
+		if c.PolicyFile != "" {
+			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+		}
+		var fe *policy.FieldError
+		if errors.As(err, &fe) && envFields[fe.Field] != "" {
+			return nil, file, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
+		}
+		return nil, file, fmt.Errorf("config: the default resource: %w", err)
+	}
+	return p, file, nil
+}
+
+// envFields maps the fields of the default resource to the variables that set them.
+var envFields = map[string]string{
+	"url": "RESOURCE_URL", "public_paths": "PUBLIC_PATHS", "required_scopes": "REQUIRED_SCOPES",
+	"scopes_supported": "ALLOWED_SCOPES", "allowed_emails": "ALLOWED_EMAILS",
+	"allowed_domains": "ALLOWED_DOMAINS", "allowed_groups": "ALLOWED_GROUPS",
+}
+
+// envPolicy is the default resource the environment describes. It protects every path
+// of the hosts the proxy sends to /auth: RESOURCE_URL's host, or any host when
+// RESOURCE_URL is unset. With MCP_PROXY_API_KEY, /status stays open as in mcp-proxy.
+func envPolicy(c config) policy.Config {
+	r := policy.ResourceConfig{
+		URL:              c.ResourceURL,
+		Paths:            []string{"/"},
+		PublicPaths:      splitList(c.PublicPaths),
+		RequiredScopes:   splitList(c.RequiredScopes),
+		ScopesSupported:  splitList(c.AllowedScopes),
+		AllowedEmails:    splitList(c.AllowedEmails),
+		AllowedDomains:   splitList(c.AllowedDomains),
+		AllowedGroups:    splitList(c.AllowedGroups),
+		StrictMCPHeaders: c.StrictMCPHeaders,
+	}
+	if r.URL == "" {
+		r.URL = c.issuer + "/mcp"
+		r.Hosts = []string{"*"}
+	}
+	if c.APIKey != "" {
+		r.PublicPaths = append(r.PublicPaths, "/status")
+	}
+	return policy.Config{Resources: []policy.ResourceConfig{r}}
+}
+
+// readBounded reads a whole file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%q is larger than %d bytes", name, limit)
+	}
+	return data, nil
+}

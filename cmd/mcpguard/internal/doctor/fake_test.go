@@ -1,0 +1,161 @@
+package doctor
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// fakeDeployment is an MCP deployment as doctor sees it from outside: the MCP endpoint,
+// its protected resource metadata and its authorization server on one httptest server,
+// written with plain handlers (not mcpguard's) so that each part can be broken.
+type fakeDeployment struct {
+	url, mcpURL string // the server's origin (also the issuer) and the MCP URL
+
+	status          int    // the answer to a request without credentials
+	challenge       string // its WWW-Authenticate; "" sends none
+	exposeHeaders   bool   // CORS headers on that answer to a request with an Origin
+	preflightStatus int
+	prmResource     string
+	prmServers      []string
+	prmScopes       []string
+	prmPathMissing  bool // 404 at the path-inserted form
+	issuer          string
+	pkce            []string
+	registration    bool
+	cimd            bool
+	refuse          string // /register refuses redirect URIs with this prefix
+
+	mu         sync.Mutex
+	registered []string // client_name of each registration
+}
+
+// startFakeDeployment serves a deployment every check passes, until a test breaks it.
+func startFakeDeployment(t *testing.T) *fakeDeployment {
+	t.Helper()
+	f := &fakeDeployment{}
+	srv := httptest.NewServer(http.HandlerFunc(f.serveHTTP))
+	t.Cleanup(srv.Close)
+	f.url, f.mcpURL = srv.URL, srv.URL+"/mcp"
+	f.status = http.StatusUnauthorized
+	f.challenge = fmt.Sprintf(`Bearer resource_metadata="%s/.well-known/oauth-protected-resource/mcp", scope="mcp:read"`, srv.URL)
+	f.exposeHeaders = true
+	f.preflightStatus = http.StatusNoContent
+	f.prmResource, f.prmServers, f.prmScopes = f.mcpURL, []string{srv.URL}, []string{"mcp:read", "mcp:write"}
+	f.issuer, f.pkce, f.registration, f.cimd = srv.URL, []string{"S256"}, true, true
+	return f
+}
+
+func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	writeJSON := func(status int, v any) {
+		h.Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	switch {
+	case r.Method == http.MethodOptions && r.URL.Path == "/mcp":
+		h.Set("Access-Control-Allow-Origin", "*")
+		w.WriteHeader(f.preflightStatus)
+	case r.Method == http.MethodPost && r.URL.Path == "/mcp":
+		if r.Header.Get("Origin") != "" {
+			h.Set("Access-Control-Allow-Origin", "*")
+			if f.exposeHeaders {
+				h.Set("Access-Control-Expose-Headers", "WWW-Authenticate")
+			}
+		}
+		if f.challenge != "" {
+			h.Set("WWW-Authenticate", f.challenge)
+		}
+		if f.status >= 300 && f.status < 400 {
+			h.Set("Location", "/login")
+		}
+		w.WriteHeader(f.status)
+	case r.URL.Path == wellKnownPRMPath+"/mcp" && f.prmPathMissing:
+		http.NotFound(w, r)
+	case r.URL.Path == wellKnownPRMPath+"/mcp" || r.URL.Path == wellKnownPRMPath:
+		h.Set("Access-Control-Allow-Origin", "*")
+		writeJSON(http.StatusOK, map[string]any{
+			"resource": f.prmResource, "authorization_servers": f.prmServers, "scopes_supported": f.prmScopes,
+		})
+	case r.URL.Path == "/.well-known/oauth-authorization-server":
+		h.Set("Access-Control-Allow-Origin", "*")
+		m := map[string]any{
+			"issuer":                                f.issuer,
+			"authorization_endpoint":                f.url + "/authorize",
+			"token_endpoint":                        f.url + "/token",
+			"client_id_metadata_document_supported": f.cimd,
+		}
+		if f.pkce != nil {
+			m["code_challenge_methods_supported"] = f.pkce
+		}
+		if f.registration {
+			m["registration_endpoint"] = f.url + "/register"
+		}
+		writeJSON(http.StatusOK, m)
+	case r.Method == http.MethodPost && r.URL.Path == "/register" && f.registration:
+		var req struct {
+			ClientName   string   `json:"client_name"`
+			RedirectURIs []string `json:"redirect_uris"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_client_metadata"})
+			return
+		}
+		for _, u := range req.RedirectURIs {
+			if f.refuse != "" && strings.HasPrefix(u, f.refuse) {
+				writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_redirect_uri", "error_description": "scheme not allowed"})
+				return
+			}
+		}
+		f.mu.Lock()
+		f.registered = append(f.registered, req.ClientName)
+		n := len(f.registered)
+		f.mu.Unlock()
+		writeJSON(http.StatusCreated, map[string]any{"client_id": fmt.Sprintf("client-%d", n), "redirect_uris": req.RedirectURIs})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeDeployment) registrations() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.registered)
+}
+
+// runTest runs doctor with args and the default transport, and returns its output and
+// error.
+func runTest(t testing.TB, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := Run(t.Context(), args, Options{Version: "test"}, &stdout, &stderr)
+	return stdout.String(), err
+}
+
+// parseJSON parses the --json output.
+func parseJSON(t testing.TB, out string) []checkResult {
+	t.Helper()
+	var results []checkResult
+	if err := json.Unmarshal([]byte(out), &results); err != nil {
+		t.Fatalf("--json output does not parse: %v\n%s", err, out)
+	}
+	return results
+}
+
+// failedChecks are the names of the checks that failed (not skipped).
+func failedChecks(results []checkResult) []string {
+	var out []string
+	for _, r := range results {
+		if !r.OK && !r.Skipped {
+			out = append(out, r.Name)
+		}
+	}
+	return out
+}

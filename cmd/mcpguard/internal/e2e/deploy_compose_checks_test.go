@@ -1,0 +1,181 @@
+package e2e
+
+// The checks of one compose stack: mounts, the Traefik labels, docker compose config.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
+)
+
+func buildContext(b any) string {
+	switch b := b.(type) {
+	case string:
+		return b
+	case map[string]any:
+		s, _ := b["context"].(string)
+		return s
+	}
+	return ""
+}
+
+func mountSource(v any) string {
+	switch v := v.(type) {
+	case string:
+		src, _, _ := strings.Cut(v, ":")
+		return src
+	case map[string]any:
+		s, _ := v["source"].(string)
+		return s
+	}
+	return ""
+}
+
+func mountTarget(v any) string {
+	switch v := v.(type) {
+	case string:
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 {
+			return parts[1]
+		}
+	case map[string]any:
+		s, _ := v["target"].(string)
+		return s
+	}
+	return ""
+}
+
+// checkComposeMounts checks that a service's bind mounts and build files exist.
+func checkComposeMounts(t *testing.T, dir, name string, svc composeService) {
+	t.Helper()
+	for _, v := range svc.Volumes {
+		src := mountSource(v)
+		if !strings.HasPrefix(src, ".") {
+			continue // a named volume or a host path such as the Docker socket
+		}
+		if _, err := os.Stat(filepath.Join(dir, src)); err != nil {
+			t.Errorf("%s: mounts %s, which does not exist", name, src)
+		}
+	}
+	if svc.Build == nil {
+		return
+	}
+	ctx := filepath.Join(dir, buildContext(svc.Build))
+	dockerfile := "Dockerfile"
+	if m, ok := svc.Build.(map[string]any); ok {
+		if d, ok := m["dockerfile"].(string); ok {
+			dockerfile = d
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ctx, dockerfile)); err != nil {
+		t.Errorf("%s: builds %s from %s, which does not exist", name, dockerfile, ctx)
+	}
+}
+
+// checkComposeTraefik checks the labels users copy: the forwardAuth middleware copies
+// every identity header and trusts no client X-Forwarded-*, the MCP router runs it first
+// and strips mcpguard's credentials, the discovery router serves both metadata forms from
+// mcpguard without a credential, and every entry point drops aliasing header names.
+func checkComposeTraefik(t *testing.T, cf composeFile, vars map[string]string) {
+	t.Helper()
+	labels := map[string]string{}
+	for _, name := range []string{"mcpguard", "mcp-server"} {
+		for k, v := range keyValues(t, cf.Services[name].Labels) {
+			r, err := composeInterpolate(v, vars)
+			if err != nil {
+				t.Errorf("label %s: %v", k, err)
+			}
+			labels[strings.ToLower(k)] = r
+		}
+	}
+	const fa = "traefik.http.middlewares.mcpguard.forwardauth."
+	if got := labels[fa+"address"]; got != "http://mcpguard:11000/auth" {
+		t.Errorf("forwardauth.address = %q, want http://mcpguard:11000/auth", got)
+	}
+	if got := labels[fa+"trustforwardheader"]; got != "false" {
+		t.Errorf("forwardauth.trustForwardHeader = %q, want false", got)
+	}
+	if got := strings.Split(labels[fa+"authresponseheaders"], ","); !slices.Equal(got, forwardauth.IdentityHeaders()) {
+		t.Errorf("forwardauth.authResponseHeaders = %q, want %q", got, forwardauth.IdentityHeaders())
+	}
+	if labels[fa+"maxresponsebodysize"] == "" {
+		t.Errorf("forwardauth.maxResponseBodySize is not set")
+	}
+	if _, ok := labels[fa+"authsigninurl"]; ok {
+		t.Errorf("forwardauth.authSigninURL is set: MCP clients need the 401, not a redirect")
+	}
+	const strip = "traefik.http.middlewares.mcpguard-strip-credentials.headers.customrequestheaders."
+	for _, h := range []string{"x-api-key", "x-upstream-authorization"} {
+		if v, ok := labels[strip+h]; !ok || v != "" {
+			t.Errorf("mcpguard-strip-credentials does not delete %s", h)
+		}
+	}
+	const clean = "traefik.http.middlewares.mcpguard-clean-request.headers.customrequestheaders."
+	for _, h := range []string{"x-original-uri", "x-original-url", "x-original-method"} {
+		if v, ok := labels[clean+h]; !ok || v != "" {
+			t.Errorf("mcpguard-clean-request does not delete %s", h)
+		}
+	}
+	mw := strings.Split(labels["traefik.http.routers.mcp.middlewares"], ",")
+	if want := []string{"mcpguard-clean-request@docker", "mcpguard@docker", "mcpguard-strip-credentials@docker"}; !slices.Equal(mw, want) {
+		t.Errorf("router mcp: middlewares = %q, want %q", mw, want)
+	}
+	disc := labels["traefik.http.routers.mcp-discovery.rule"]
+	if !strings.Contains(disc, "Path(`/.well-known/oauth-protected-resource`)") || !strings.Contains(disc, "PathPrefix(`/.well-known/oauth-protected-resource/`)") {
+		t.Errorf("router mcp-discovery: rule %q must serve the root and the path-inserted metadata", disc)
+	}
+	if labels["traefik.http.routers.mcp-discovery.middlewares"] != "" || labels["traefik.http.routers.mcp-discovery.service"] != "mcpguard" {
+		t.Errorf("router mcp-discovery: must go to mcpguard without middlewares")
+	}
+	as := labels["traefik.http.routers.mcpguard.rule"]
+	for _, p := range []string{"!Path(`/auth`)", "!PathPrefix(`/auth/`)", "!Path(`/sse`)", "!Path(`/metrics`)"} {
+		if !strings.Contains(as, p) {
+			t.Errorf("router mcpguard: rule %q lacks %s", as, p)
+		}
+	}
+	cmd := strList(cf.Services["traefik"].Command)
+	for _, c := range cmd {
+		name, ok := strings.CutPrefix(strings.ToLower(c), "--entrypoints.")
+		if !ok || !strings.Contains(name, ".address=") {
+			continue
+		}
+		ep, _, _ := strings.Cut(name, ".")
+		if !slices.ContainsFunc(cmd, func(c string) bool {
+			return strings.EqualFold(c, "--entryPoints."+ep+".http.aliasHeadersStrategy=delete")
+		}) {
+			t.Errorf("traefik: entry point %s has no aliasHeadersStrategy=delete", ep)
+		}
+	}
+}
+
+// checkComposeConfigCLI runs `docker compose config` (or docker-compose) on the stack with
+// .env.example filled in, when a compose CLI is installed. CI has no Docker engine; the
+// command needs none.
+func checkComposeConfigCLI(t *testing.T, dir string, vars map[string]string) {
+	t.Helper()
+	var argv []string
+	if _, err := exec.LookPath("docker"); err == nil && exec.Command("docker", "compose", "version").Run() == nil {
+		argv = []string{"docker", "compose"}
+	} else if _, err := exec.LookPath("docker-compose"); err == nil {
+		argv = []string{"docker-compose"}
+	} else {
+		t.Log("no docker compose CLI installed: `docker compose config` not run")
+		return
+	}
+	var env strings.Builder
+	for k, v := range vars {
+		fmt.Fprintf(&env, "%s=%s\n", k, v)
+	}
+	envFile := writeFile(t, "env", env.String())
+	cmd := exec.Command(argv[0], append(argv[1:], "--env-file", envFile, "-f", filepath.Join(dir, "compose.yaml"), "config", "-q")...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("%s config: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+}

@@ -1,0 +1,176 @@
+package e2e
+
+// The checks of one Kubernetes workload and of what an ingress exposes of mcpguard.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// checkK8sDeployment checks a Deployment's pod: probes, non-root, read-only root,
+// dropped capabilities, resources; and for mcpguard its probes, replicas and store.
+func checkK8sDeployment(t *testing.T, file, name string, dep k8sDeployment) {
+	t.Helper()
+	pod := dep.Spec.Template.Spec
+	for _, c := range pod.Containers {
+		where := fmt.Sprintf("%s: Deployment %s, container %s", file, name, c.Name)
+		sc := c.SecurityContext
+		if !(isTrue(pod.SecurityContext.RunAsNonRoot) || isTrue(sc.RunAsNonRoot)) {
+			t.Errorf("%s: runAsNonRoot is not true", where)
+		}
+		if !isTrue(sc.ReadOnlyRootFilesystem) || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			t.Errorf("%s: want readOnlyRootFilesystem: true and allowPrivilegeEscalation: false", where)
+		}
+		if !slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) {
+			t.Errorf("%s: capabilities.drop %q, want [ALL]", where, sc.Capabilities.Drop)
+		}
+		for _, r := range []string{"cpu", "memory"} {
+			if c.Resources.Requests[r] == "" || c.Resources.Limits[r] == "" {
+				t.Errorf("%s: no %s request and limit", where, r)
+			}
+		}
+		if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil {
+			t.Errorf("%s: want HTTP liveness and readiness probes", where)
+			continue
+		}
+		if c.Name != "mcpguard" {
+			continue
+		}
+		if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+			t.Errorf("%s: probes on %s and %s, want /healthz and /readyz", where, c.LivenessProbe.HTTPGet.Path, c.ReadinessProbe.HTTPGet.Path)
+		}
+		port := fmt.Sprint(c.LivenessProbe.HTTPGet.Port)
+		if !slices.ContainsFunc(c.Ports, func(p struct {
+			Name          string `json:"name"`
+			ContainerPort int    `json:"containerPort"`
+		}) bool {
+			return p.ContainerPort == 11000 && (p.Name == port || port == "11000")
+		}) {
+			t.Errorf("%s: the probes' port %s is not containerPort 11000", where, port)
+		}
+		if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != "Recreate" {
+			t.Errorf("%s: bbolt allows one process: want replicas: 1 and strategy Recreate", where)
+		}
+		if !slices.ContainsFunc(c.VolumeMounts, func(m struct {
+			Name      string `json:"name"`
+			MountPath string `json:"mountPath"`
+		}) bool {
+			return m.MountPath == "/var/lib/mcpguard"
+		}) {
+			t.Errorf("%s: no volume at /var/lib/mcpguard, where the default STORE lives", where)
+		}
+		if pod.SecurityContext.FSGroup == nil {
+			t.Errorf("%s: no fsGroup: the data volume would not be writable for the non-root user", where)
+		}
+		secret := false
+		for _, ef := range c.EnvFrom {
+			secret = secret || ef.SecretRef != nil && ef.SecretRef.Name == "mcpguard"
+		}
+		if !secret {
+			t.Errorf("%s: the Secret mcpguard is not read (envFrom)", where)
+		}
+	}
+}
+
+// checkASAllowlist checks the paths a manifest exposes on mcpguard's own origin: every
+// endpoint the authorization-server metadata advertises, plus the browser steps of the
+// login, each one mcpguard serves; never the decision endpoints or the metrics.
+func checkASAllowlist(t *testing.T, file string, paths []string) {
+	t.Helper()
+	root := repoRoot(t)
+	h, _ := testServer(t, map[string]string{
+		"PROVIDER":         "local",
+		"LOCAL_USERS_FILE": filepath.Join(root, "examples", "demo-users.yaml"),
+		"ISSUER_URL":       "https://auth.example.com",
+		"RESOURCE_URL":     "https://mcp.example.com/mcp",
+		"STORE":            "memory://",
+	})
+	get := func(p string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "https://auth.example.com"+p, nil)
+		r.RemoteAddr = "127.0.0.1:40000"
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	w := get("/.well-known/oauth-authorization-server")
+	var meta map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &meta); err != nil || w.Code != http.StatusOK {
+		t.Fatalf("authorization-server metadata: %d %s", w.Code, w.Body)
+	}
+	covered := func(p string) bool {
+		return slices.ContainsFunc(paths, func(a string) bool {
+			return a == p || (a == "/.well-known" && strings.HasPrefix(p, "/.well-known/"))
+		})
+	}
+	want := []string{"/login", "/callback", "/consent", "/logout"}
+	for _, k := range []string{"authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint", "jwks_uri"} {
+		u, err := url.Parse(fmt.Sprint(meta[k]))
+		if err != nil || u.Path == "" {
+			t.Fatalf("metadata %s = %v", k, meta[k])
+		}
+		want = append(want, u.Path)
+	}
+	for _, p := range want {
+		if !covered(p) {
+			t.Errorf("%s: mcpguard's origin does not expose %s", file, p)
+		}
+	}
+	// A path no route matches gets the mux's plain 404 (an endpoint may answer 404 itself,
+	// as /callback does without an upstream provider, with its own page).
+	notRouted := func(p string) bool {
+		w := get(p)
+		return w.Code == http.StatusNotFound && strings.HasPrefix(w.Body.String(), "404 page not found")
+	}
+	if !notRouted("/no-such-endpoint") || notRouted("/jwks") {
+		t.Fatalf("cannot tell routed from unrouted paths; the check below would prove nothing")
+	}
+	for _, p := range paths {
+		if p == "/auth" || strings.HasPrefix(p, "/auth/") || p == "/sse" || p == "/metrics" || p == "/" {
+			t.Errorf("%s: mcpguard's origin exposes %s", file, p)
+		}
+		if p != "/.well-known" && notRouted(p) {
+			t.Errorf("%s: exposes %s, which mcpguard does not serve", file, p)
+		}
+	}
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// jsonPath walks maps (string keys) and lists (int indexes) of decoded YAML.
+func jsonPath(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func anyList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func stringsOf(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
