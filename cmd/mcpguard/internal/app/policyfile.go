@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/oauth"
@@ -47,34 +48,46 @@ func (f policyFile) policyConfig() policy.Config {
 }
 
 // loadPolicy builds the policy, from POLICY_FILE or else the one resource the
-// environment describes, and returns the rest of the file (issuers, clients).
-func loadPolicy(c config) (*policy.Policy, policyFile, error) {
+// environment describes, and returns the rest of the file (issuers, clients) and the
+// external JWT issuers of JWT_ISSUERS and the file together. Every resource that
+// accepts external JWTs must be able to match an audience one of its issuers
+// verifies: a token is never accepted by a resource it was not minted for.
+func loadPolicy(c config) (*policy.Policy, policyFile, []auth.IssuerConfig, error) {
 	var pc policy.Config
 	var file policyFile
 	if c.PolicyFile != "" {
 		data, err := readBounded(c.PolicyFile, maxPolicyFile)
 		if err != nil {
-			return nil, file, fmt.Errorf("config: POLICY_FILE: %w", err)
+			return nil, file, nil, fmt.Errorf("config: POLICY_FILE: %w", err)
 		}
 		if file, err = parsePolicyFile(data); err != nil {
-			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+			return nil, file, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
+	}
+	issuers, err := mergeIssuers(c.JWTIssuers, file.Issuers)
+	if err != nil {
+		return nil, file, nil, err
+	}
+	if c.PolicyFile != "" {
 		pc = file.policyConfig()
 	} else {
-		pc = envPolicy(c)
+		pc = envPolicy(c, issuers)
+	}
+	if c.ClientAuthEnabled {
+		pc.IssuerAudiences = auth.IssuerAudiences(issuers)
 	}
 	p, err := policy.New(pc)
 	if err != nil {
 		if c.PolicyFile != "" {
-			return nil, file, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
+			return nil, file, nil, fmt.Errorf("config: POLICY_FILE %q: %w", c.PolicyFile, err)
 		}
 		var fe *policy.FieldError
 		if errors.As(err, &fe) && envFields[fe.Field] != "" {
-			return nil, file, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
+			return nil, file, nil, fmt.Errorf("config: %s: %w", envFields[fe.Field], err)
 		}
-		return nil, file, fmt.Errorf("config: the default resource: %w", err)
+		return nil, file, nil, fmt.Errorf("config: the default resource: %w", err)
 	}
-	return p, file, nil
+	return p, file, issuers, nil
 }
 
 // envFields maps the fields of the default resource to the variables that set them.
@@ -82,12 +95,15 @@ var envFields = map[string]string{
 	"url": "RESOURCE_URL", "public_paths": "PUBLIC_PATHS", "required_scopes": "REQUIRED_SCOPES",
 	"scopes_supported": "ALLOWED_SCOPES", "allowed_emails": "ALLOWED_EMAILS",
 	"allowed_domains": "ALLOWED_DOMAINS", "allowed_groups": "ALLOWED_GROUPS",
+	"audiences": "JWT_ISSUERS", "jwt_issuers": "JWT_ISSUERS",
 }
 
 // envPolicy is the default resource the environment describes. It protects every path
 // of the hosts the proxy sends to /auth: RESOURCE_URL's host, or any host when
 // RESOURCE_URL is unset. With MCP_PROXY_API_KEY, /status stays open as in mcp-proxy.
-func envPolicy(c config) policy.Config {
+// The audiences of JWT_ISSUERS are the default resource's: issuer=audience names the
+// audience its tokens carry for this one resource.
+func envPolicy(c config, issuers []auth.IssuerConfig) policy.Config {
 	r := policy.ResourceConfig{
 		URL:              c.ResourceURL,
 		Paths:            []string{"/"},
@@ -105,6 +121,13 @@ func envPolicy(c config) policy.Config {
 	}
 	if c.APIKey != "" {
 		r.PublicPaths = append(r.PublicPaths, "/status")
+	}
+	for _, is := range issuers {
+		for _, a := range is.Audiences {
+			if !slices.Contains(r.Audiences, a) {
+				r.Audiences = append(r.Audiences, a)
+			}
+		}
 	}
 	return policy.Config{Resources: []policy.ResourceConfig{r}}
 }

@@ -55,10 +55,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 	s := &setup{}
 	var err error
 	var file policyFile
-	if s.policy, file, err = loadPolicy(*c); err != nil {
-		return nil, err
-	}
-	if s.issuers, err = mergeIssuers(c.JWTIssuers, file.Issuers); err != nil {
+	if s.policy, file, s.issuers, err = loadPolicy(*c); err != nil {
 		return nil, err
 	}
 	if len(file.Clients) > 0 && c.Provider == "" {
@@ -72,7 +69,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 		}
 		c.APIKey, s.generatedKey = key, key
 		if c.PolicyFile == "" {
-			if s.policy, _, err = loadPolicy(*c); err != nil { // with /status public, as for any single key
+			if s.policy, _, _, err = loadPolicy(*c); err != nil { // with /status public, as for any single key
 				return nil, err
 			}
 		}

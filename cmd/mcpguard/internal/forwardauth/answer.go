@@ -107,7 +107,7 @@ func renderDenial(v *verdict) denial {
 			c.ResourceMetadata = res.MetadataURL()
 		}
 		code = "unauthorized"
-		if v.decision.Reason == policy.ReasonInvalidCredential || v.decision.Reason == policy.ReasonCredentialNotAccepted {
+		if v.decision.InvalidToken() {
 			c.Error, c.Description = oauth.ErrorInvalidToken, desc
 		}
 		den.challenge = []string{c.String()}

@@ -222,7 +222,8 @@ func TestProxyIdentity(t *testing.T) {
 }
 
 // TestDenialRendering checks that rendered denials are reused only where nothing but the
-// resource and the reason shapes them: a rule's scopes always reach its own challenge.
+// resource and the reason shapes them: a rule's scopes always reach its own challenge,
+// and a request whose MCP headers cannot be trusted is challenged for every rule's.
 func TestDenialRendering(t *testing.T) {
 	pf := writeFile(t, "policy.yaml", `resources:
   - url: https://mcp.example.com/mcp
@@ -233,16 +234,20 @@ func TestDenialRendering(t *testing.T) {
 `)
 	h, _ := testServer(t, map[string]string{"POLICY_FILE": pf, "MCP_PROXY_API_KEY": testKey})
 	rule := []string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "write_page"}
+	list := []string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/list"}
+	old := []string{"Mcp-Protocol-Version", "2025-11-25", "Mcp-Method", "tools/list"}
 	for i, tt := range []struct {
 		kv    []string
 		scope string
 	}{
 		{rule, `scope="mcp:read mcp:write"`},
-		{nil, `scope="mcp:read"`},
+		{list, `scope="mcp:read"`},
 		{rule, `scope="mcp:read mcp:write"`},
-		{nil, `scope="mcp:read"`},
-		{[]string{"X-Api-Key", "wrong-key-0123456789"}, `error="invalid_token"`},
-		{nil, `scope="mcp:read"`},
+		{list, `scope="mcp:read"`},
+		{old, `scope="mcp:read mcp:write"`},
+		{nil, `scope="mcp:read mcp:write"`},
+		{append([]string{"X-Api-Key", "wrong-key-0123456789"}, list...), `error="invalid_token"`},
+		{list, `scope="mcp:read"`},
 	} {
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, fwd("POST", "/mcp", tt.kv...))

@@ -42,6 +42,7 @@ resources:
     jwt_issuers: [%[2]s]
   - url: https://open.example.com/mcp
     mode: permissive
+    audiences: [https://mcp.example.com/mcp]
 `, kc.URL(), other.URL()))
 	h, logs := testServer(t, map[string]string{"POLICY_FILE": pf, "MCP_PROXY_API_KEY": testKey})
 	good := kc.Token(t, map[string]any{"sub": "u1", "aud": "https://mcp.example.com/mcp", "scope": "mcp:read",
