@@ -71,7 +71,9 @@ func TestLoginLockoutPerAddress(t *testing.T) {
 			return a
 		}
 	})
-	from := func(addr string) { e.browser.Transport = headerTransport{base: e.srv.Client().Transport, name: "X-Test-Client", value: addr} }
+	from := func(addr string) {
+		e.browser.Transport = headerTransport{base: e.srv.Client().Transport, name: "X-Test-Client", value: addr}
+	}
 	from("198.51.100.7")
 	for i := range freeAddrFailures + 1 {
 		e.loginAttempt(fmt.Sprintf("guess%d@example.com", i), "wrong")

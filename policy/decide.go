@@ -75,6 +75,7 @@ const (
 	msgNotAllowed            = "you are not allowed to access this resource"
 	msgDeniedByRule          = "this operation is denied by policy"
 	msgMCPHeadersUntrusted   = "this resource requires MCP-Protocol-Version 2026-07-28 or later"
+	msgAmbiguousPath         = "upstream routers disagree on paths with ;params: this resource refuses them"
 	msgMissingMCPHeader      = "MCP-Protocol-Version 2026-07-28 and later require the Mcp-Method header, and Mcp-Name for tools/call, prompts/get and resources/read"
 	msgAudienceMismatch      = "token audience is not this resource"
 )
@@ -88,7 +89,9 @@ const minTrustedMCPVersion = "2026-07-28"
 //  1. Match the resource by host and path prefix (the exact host, then the host without
 //     its port, then "*"; within each, the longest prefix wins, then configuration
 //     order); none: Deny, ReasonNoResource.
-//  2. A path whose longest matching prefix is public: Allow, ReasonPublicPath.
+//  2. A path with ;params (Request.PathParams) unless InsecureAllowPathParameters: Deny,
+//     ReasonAmbiguousPath. A path whose longest matching prefix is public: Allow,
+//     ReasonPublicPath.
 //  3. A CORS preflight (an OPTIONS request) unless PreflightRequiresAuth: Allow, ReasonPreflight.
 //  4. Mcp-Method / Mcp-Name are trusted only with MCP-Protocol-Version 2026-07-28 or
 //     later. Untrusted with StrictMCPHeaders: Deny, ReasonMCPHeadersUntrusted. On a
@@ -123,6 +126,9 @@ func (p *Policy) Decide(in Input) Decision {
 		return Decision{Result: Deny, Reason: ReasonNoResource, Message: msgNoResource}
 	}
 	d := Decision{Resource: r}
+	if in.PathParams && !r.cfg.InsecureAllowPathParameters {
+		return d.with(Deny, ReasonAmbiguousPath, msgAmbiguousPath)
+	}
 	if public {
 		return d.with(Allow, ReasonPublicPath, msgPublicPath)
 	}

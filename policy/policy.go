@@ -42,7 +42,8 @@ type Identity struct {
 type Request struct {
 	Method             string // original HTTP method, upper case
 	Host               string // canonical host: lower case, no trailing dot, default port removed; another port is kept
-	Path               string // normalized path (cleaned), never a query
+	Path               string // the path as the upstream receives it, unresolved (see forwarded.JudgePath), never a query
+	PathParams         bool   // a segment held ";params", cut from Path: refused unless the resource accepts them
 	Preflight          bool   // CORS preflight: OPTIONS with Origin and Access-Control-Request-Method
 	MCPProtocolVersion string // MCP-Protocol-Version header value ("" when absent)
 	MCPMethod          string // Mcp-Method header value
@@ -112,10 +113,17 @@ type ResourceConfig struct {
 	// set, an old client, or one that drops MCP-Protocol-Version, can call a tool a
 	// rule denies or restricts: it MUST NOT be set unless the MCP server enforces
 	// those restrictions itself. It cannot be combined with StrictMCPHeaders.
-	InsecureSkipRulesForUntrustedMCPHeaders bool           `json:"insecure_skip_rules_for_untrusted_mcp_headers,omitempty"`
-	PreflightRequiresAuth                   bool           `json:"preflight_requires_auth,omitempty"`
-	Rules                                   []RuleConfig   `json:"rules,omitempty"`
-	Metadata                                map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
+	InsecureSkipRulesForUntrustedMCPHeaders bool `json:"insecure_skip_rules_for_untrusted_mcp_headers,omitempty"`
+	PreflightRequiresAuth                   bool `json:"preflight_requires_auth,omitempty"`
+	// InsecureAllowPathParameters accepts ";params" in the path's segments (Java
+	// servlet containers' ;jsessionid) and judges the path with them cut. By default
+	// such a path is refused (403, ambiguous_path), because upstream routers disagree
+	// on it: Go's ServeMux, Express and Starlette route /mcp/..;/status into /mcp/,
+	// while a servlet container serves /status. Set it only for an upstream that cuts
+	// ;params itself; dot segments stay refused either way.
+	InsecureAllowPathParameters bool           `json:"insecure_allow_path_parameters,omitempty"`
+	Rules                       []RuleConfig   `json:"rules,omitempty"`
+	Metadata                    map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
 }
 
 // Mode says how a resource treats requests without a valid credential, as
@@ -197,6 +205,7 @@ const (
 	ReasonMCPHeadersUntrusted   Reason = "mcp_headers_untrusted"
 	ReasonMissingMCPHeader      Reason = "missing_mcp_header" // a trusted version without Mcp-Method, or Mcp-Name where the method has one
 	ReasonAudienceMismatch      Reason = "audience_mismatch"  // a token minted for another resource
+	ReasonAmbiguousPath         Reason = "ambiguous_path"     // ;params in a path on a resource that does not accept them
 )
 
 // Decision is the outcome of [Policy.Decide]. Its slices may be shared with the

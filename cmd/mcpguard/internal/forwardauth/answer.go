@@ -122,6 +122,8 @@ func renderDenial(v *verdict) denial {
 		desc = "the request did not come through a trusted proxy"
 	case v.reason == "malformed_request":
 		code, desc = "invalid_request", "the forwarded request cannot be judged"
+	case v.reason == "ambiguous_path":
+		code, desc = "invalid_request", "the path holds a dot segment, an empty segment, ;params, a backslash or an encoded separator, which upstream routers disagree on"
 	case v.status == http.StatusInternalServerError:
 		code, desc = "server_error", "internal error"
 	}

@@ -179,12 +179,16 @@ func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	var err error
 	if v.orig, err = forwarded.Parse(r, envoyPath); err != nil {
 		v.status, v.reason, v.cause = http.StatusForbidden, "malformed_request", err
+		if errors.Is(err, forwarded.ErrAmbiguousPath) {
+			v.reason = "ambiguous_path"
+		}
 		return
 	}
 	req := policy.Request{
-		Method: v.orig.Method,
-		Host:   v.orig.Host,
-		Path:   v.orig.Path,
+		Method:     v.orig.Method,
+		Host:       v.orig.Host,
+		Path:       v.orig.Path,
+		PathParams: v.orig.PathParams,
 		Preflight: v.orig.Method == http.MethodOptions &&
 			r.Header.Get("Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "",
 	}

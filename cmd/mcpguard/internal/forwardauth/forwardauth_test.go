@@ -68,13 +68,23 @@ func TestAuthAllow(t *testing.T) {
 			r.Header.Set("X-Api-Key", "reader-key-0123456789")
 			return r
 		}(), 200, map[string]string{"X-Forwarded-User": "reader"}},
-		{"envoy dot segments never redirect", func() *http.Request {
+		{"envoy dot segments are refused, never redirected", func() *http.Request {
 			r := httptest.NewRequest("GET", "/auth/public/../mcp", nil)
 			r.RemoteAddr = "127.0.0.1:1"
 			r.Host = "mcp.example.com"
 			r.Header.Set("X-Forwarded-Proto", "https")
 			return r
-		}(), 401, nil},
+		}(), 403, nil},
+		{"envoy forwarded method cannot turn a POST into a preflight", func() *http.Request {
+			r := httptest.NewRequest("POST", "/auth/mcp", nil)
+			r.RemoteAddr = "127.0.0.1:1"
+			r.Host = "mcp.example.com"
+			r.Header.Set("X-Forwarded-Proto", "https")
+			r.Header.Set("X-Forwarded-Method", "OPTIONS")
+			r.Header.Set("Origin", "https://evil.example")
+			r.Header.Set("Access-Control-Request-Method", "POST")
+			return r
+		}(), 403, nil},
 		{"mcpauth protected path alias", func() *http.Request {
 			r := fwd("POST", "/mcp", "X-Api-Key", "reader-key-0123456789")
 			r.URL.Path, r.RequestURI = "/sse", "/sse"
@@ -255,5 +265,40 @@ func TestDenialRendering(t *testing.T) {
 		if w.Code != 401 || !strings.Contains(got, tt.scope) || (tt.scope == `scope="mcp:read"` && strings.Contains(got, "error=")) {
 			t.Fatalf("request %d: %d %q, want 401 with %s", i, w.Code, got, tt.scope)
 		}
+	}
+}
+
+// TestAmbiguousPaths: a path routers disagree on is refused with 403 ambiguous_path,
+// logged under that reason; a resource that accepts ;params judges them cut, and still
+// refuses dot segments.
+func TestAmbiguousPaths(t *testing.T) {
+	pf := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+    public_paths: [/status]
+  - url: https://java.example.com/mcp
+    insecure_allow_path_parameters: true
+`)
+	h, logs := testServer(t, map[string]string{"POLICY_FILE": pf, "MCP_PROXY_API_KEY": testKey})
+	for _, tt := range []struct {
+		host, uri string
+		want      int
+	}{
+		{"mcp.example.com", "/mcp/..;/status", 403},
+		{"mcp.example.com", "/mcp/%2e%2e/status", 403},
+		{"mcp.example.com", "/status;x", 403},
+		{"mcp.example.com", "/status", 200},
+		{"java.example.com", "/mcp;jsessionid=abc", 200},
+		{"java.example.com", "/mcp/..;/status", 403},
+	} {
+		r := fwd("POST", tt.uri, "X-Api-Key", testKey)
+		r.Header.Set("X-Forwarded-Host", tt.host)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("%s%s = %d %s, want %d", tt.host, tt.uri, w.Code, w.Body, tt.want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"reason":"ambiguous_path"`) {
+		t.Errorf("no audit line with reason ambiguous_path:\n%s", logs)
 	}
 }

@@ -124,13 +124,19 @@ func TestAuthBadInput(t *testing.T) {
 		// Row 4: forwarded headers from a peer outside TRUSTED_PROXIES are not believed.
 		{"untrusted peer", func() *http.Request { r := fwd("GET", "/public/x"); r.RemoteAddr = "203.0.113.5:1234"; return r }(), 403, ""},
 		// Row 5: path tricks are judged as the upstream serves them.
-		{"dot dot out of public", fwd("POST", "/public/../mcp"), 401, "resource_metadata="},
-		{"encoded dot dot out of public", fwd("POST", "/public/%2e%2e/mcp"), 401, "resource_metadata="},
-		{"double slash", fwd("POST", "//mcp"), 401, "resource_metadata="},
+		// Paths routers disagree on are refused (403 ambiguous_path), credential or not.
+		{"dot dot out of public", fwd("POST", "/public/../mcp"), 403, ""},
+		{"encoded dot dot out of public", fwd("POST", "/public/%2e%2e/mcp"), 403, ""},
+		{"dot dot into public", fwd("POST", "/mcp/..;/public"), 403, ""},
+		{"encoded dot dot into public", fwd("POST", "/mcp/%2e%2e/public"), 403, ""},
+		{"dot segment with a valid key", fwd("POST", "/mcp/./x", "X-Api-Key", testKey), 403, ""},
+		{"double slash", fwd("POST", "//mcp"), 403, ""},
+		{"four slashes to public", fwd("GET", "////public"), 403, ""},
 		{"query carrying a path", fwd("POST", "/mcp?path=/public"), 401, "resource_metadata="},
 		{"encoded hash", fwd("POST", "/public%23/../mcp"), 403, ""},
 		{"encoded slash", fwd("POST", "/public%2F..%2Fmcp"), 403, ""},
-		{"params", fwd("POST", "/public/..;/mcp"), 401, "resource_metadata="},
+		{"params", fwd("POST", "/public/..;/mcp"), 403, ""},
+		{"params on a public path", fwd("GET", "/public;x=1"), 403, ""},
 		{"case variant of public", fwd("POST", "/PUBLIC/x"), 401, "resource_metadata="},
 		// Row 6: client-supplied identity headers give no identity.
 		{"spoofed identity headers", fwd("POST", "/mcp", "X-Forwarded-User", "admin@example.com", "X-Auth-Source", "apikey",

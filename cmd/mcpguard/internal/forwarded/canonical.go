@@ -6,7 +6,6 @@ package forwarded
 import (
 	"fmt"
 	"net/netip"
-	"path"
 	"strings"
 )
 
@@ -83,67 +82,124 @@ func validDNSName(s string) bool {
 	return label > 0
 }
 
-// NormalizePath turns a raw request-target into the path an upstream will serve, so that
-// rules match what is served, not what was typed (heimdall GHSA-3q34-rx83-r6mq,
-// oauth2-proxy GHSA-pxq7-h93f-9jrg, GHSA-7rh7-c77v-6434):
+// JudgedPath is the path of the original request as it is judged.
+type JudgedPath struct {
+	// Path is the raw path with the escapes of other characters decoded once, for
+	// comparison only, and, when Params is set, ";params" cut from every segment; never
+	// a query or fragment.
+	Path string
+	// Params is set when a segment holds a ';'. Such a path is ambiguous unless the
+	// resource it falls in accepts path parameters (servlet containers' ;jsessionid, a
+	// weaker choice): Path then has them cut.
+	Params bool
+}
+
+// JudgePath judges a raw request-target. It refuses, never resolves, what upstream
+// routers disagree on (Go's ServeMux, Express and Starlette serve /mcp/..;/status and
+// /mcp/%2e%2e/status from /mcp/, a resolver calls them /status; heimdall
+// GHSA-3q34-rx83-r6mq, oauth2-proxy GHSA-pxq7-h93f-9jrg, GHSA-7rh7-c77v-6434), so
+// what it returns is exactly the path the upstream receives:
 //   - the query and fragment are cut off and never matched;
-//   - percent-escapes are decoded once; an escape that decodes to '/', '\\', '?', '#',
-//     '%' or a control character is refused, since upstreams disagree on what it means;
-//   - raw control characters, spaces, backslashes and non-ASCII bytes are refused;
-//   - ";params" are removed from every segment (servlet-style upstreams ignore them);
-//   - "//", "." and ".." are resolved as RFC 3986 §5.2.4 does.
-func NormalizePath(raw string) (string, error) {
+//   - a '.' or '..' segment (literal, percent-encoded, or once ;params are cut), an
+//     empty segment ('//'), a segment that is only ;params, a backslash, or an escape
+//     that decodes to '.', '/', '\', '?', '#', '%' or a control byte is
+//     ErrAmbiguousPath;
+//   - raw control characters, spaces and non-ASCII bytes, and bad escapes, are
+//     ErrMalformed;
+//   - other escapes are decoded once, for comparison.
+//
+// The last segment may be empty (a trailing slash): /mcp/ is judged as /mcp/.
+func JudgePath(raw string) (JudgedPath, error) {
+	var jp JudgedPath
 	if len(raw) > maxURILength {
-		return "", fmt.Errorf("%w: URI longer than %d bytes", ErrMalformed, maxURILength)
+		return jp, fmt.Errorf("%w: URI longer than %d bytes", ErrMalformed, maxURILength)
 	}
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
 	}
 	if raw == "" || raw[0] != '/' {
-		return "", fmt.Errorf("%w: the URI is not an absolute path", ErrMalformed)
+		return jp, fmt.Errorf("%w: the URI is not an absolute path", ErrMalformed)
 	}
-	clean := true // no escapes, params or dot/double-slash segments: raw is already normal
+	plain := true // no escape and no ';': raw is its own judged form
 	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c <= ' ' || c >= 0x7f || c == '\\' {
-			return "", fmt.Errorf("%w: the URI holds a control, space, backslash or non-ASCII byte", ErrMalformed)
+		switch c := raw[i]; {
+		case c <= ' ' || c >= 0x7f:
+			return jp, fmt.Errorf("%w: the URI holds a control, space or non-ASCII byte", ErrMalformed)
+		case c == '\\':
+			return jp, fmt.Errorf("%w: a backslash", ErrAmbiguousPath)
+		case c == '%' || c == ';':
+			plain = false
 		}
-		if c == '%' || c == ';' || (c == '/' && i+1 < len(raw) && (raw[i+1] == '/' || raw[i+1] == '.')) {
-			clean = false
-		}
-	}
-	if clean && (len(raw) == 1 || raw[len(raw)-1] != '/') {
-		return raw, nil
 	}
 	var b strings.Builder
-	b.Grow(len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
+	if !plain {
+		b.Grow(len(raw))
+	}
+	for start := 1; start <= len(raw); {
+		end := start + strings.IndexByte(raw[start:], '/')
+		if end < start {
+			end = len(raw)
+		}
+		seg := raw[start:end]
+		if seg == "" && end < len(raw) {
+			return jp, fmt.Errorf("%w: an empty segment", ErrAmbiguousPath)
+		}
+		name := seg
+		if j := strings.IndexByte(seg, ';'); j >= 0 {
+			jp.Params, name = true, seg[:j]
+			if name == "" {
+				return jp, fmt.Errorf("%w: a segment that is only ;params", ErrAmbiguousPath)
+			}
+		}
+		if !plain {
+			// The whole segment is decoded to refuse what its params hide; the judged
+			// form keeps its name only.
+			if _, err := decodeSegment(seg); err != nil {
+				return jp, err
+			}
+			dec, _ := decodeSegment(name)
+			b.WriteByte('/')
+			b.WriteString(dec)
+		}
+		if name == "." || name == ".." {
+			return jp, fmt.Errorf("%w: a dot segment", ErrAmbiguousPath)
+		}
+		start = end + 1
+	}
+	if plain {
+		jp.Path = raw
+	} else {
+		jp.Path = b.String()
+	}
+	return jp, nil
+}
+
+// decodeSegment decodes the escapes of one segment once. An escape of '.', '/', '\',
+// '?', '#', '%' or a control byte is ErrAmbiguousPath: upstreams disagree on what it
+// means.
+func decodeSegment(s string) (string, error) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, nil
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		if c != '%' {
 			b.WriteByte(c)
 			continue
 		}
-		if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
 			return "", fmt.Errorf("%w: bad percent-encoding", ErrMalformed)
 		}
-		d := unhex(raw[i+1])<<4 | unhex(raw[i+2])
-		if d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '?' || d == '#' || d == '%' {
-			return "", fmt.Errorf("%w: an encoded separator or control character", ErrMalformed)
+		d := unhex(s[i+1])<<4 | unhex(s[i+2])
+		if d < 0x20 || d == 0x7f || d == '.' || d == '/' || d == '\\' || d == '?' || d == '#' || d == '%' {
+			return "", fmt.Errorf("%w: an escape of '.', a separator, '%%' or a control byte", ErrAmbiguousPath)
 		}
 		b.WriteByte(d)
 		i += 2
 	}
-	p := b.String()
-	if strings.IndexByte(p, ';') >= 0 {
-		segs := strings.Split(p, "/")
-		for i, s := range segs {
-			if j := strings.IndexByte(s, ';'); j >= 0 {
-				segs[i] = s[:j]
-			}
-		}
-		p = strings.Join(segs, "/")
-	}
-	return path.Clean(p), nil
+	return b.String(), nil
 }
 
 func isHex(c byte) bool {

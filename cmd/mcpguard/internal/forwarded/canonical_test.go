@@ -2,104 +2,154 @@ package forwarded
 
 import (
 	"errors"
+	"net/url"
 	"path"
 	"strings"
 	"testing"
 )
 
-var normalizeTests = []struct {
-	name    string
-	raw     string
-	want    string
-	wantErr bool
+// The outcomes of judging a path.
+const (
+	judged    = iota // allowed to be judged, as want
+	malformed        // ErrMalformed
+	ambiguous        // ErrAmbiguousPath
+)
+
+var judgeTests = []struct {
+	name   string
+	raw    string
+	want   string
+	params bool
+	err    int
 }{
 	{name: "plain", raw: "/mcp", want: "/mcp"},
 	{name: "root", raw: "/", want: "/"},
 	{name: "query cut", raw: "/mcp?x=1", want: "/mcp"},
 	// GHSA-7rh7-c77v-6434: a query carrying a path is never matched.
 	{name: "query carrying a path", raw: "/mcp?path=/public", want: "/mcp"},
+	{name: "query carrying dots", raw: "/mcp?/../public", want: "/mcp"},
 	{name: "fragment cut", raw: "/mcp#/public", want: "/mcp"},
-	{name: "trailing slash", raw: "/mcp/", want: "/mcp"},
-	// heimdall GHSA-3q34-rx83-r6mq: dot segments resolve before matching.
-	{name: "dot dot", raw: "/public/../mcp", want: "/mcp"},
-	{name: "encoded dot dot", raw: "/public/%2e%2e/mcp", want: "/mcp"},
-	{name: "upper encoded dot dot", raw: "/public/%2E%2E/mcp", want: "/mcp"},
-	{name: "dot", raw: "/./mcp/./x", want: "/mcp/x"},
-	{name: "double slash", raw: "//mcp", want: "/mcp"},
-	{name: "many slashes", raw: "/mcp///x", want: "/mcp/x"},
-	{name: "dot dot above root", raw: "/../../mcp", want: "/mcp"},
+	{name: "trailing slash kept", raw: "/mcp/", want: "/mcp/"},
 	{name: "encoded letters", raw: "/%6dcp", want: "/mcp"},
 	{name: "utf-8 escape", raw: "/caf%C3%A9", want: "/caf\xc3\xa9"},
-	// Servlet-style upstreams ignore ;params, so /public;x/../mcp is /mcp there.
-	{name: "params", raw: "/mcp;jsessionid=1", want: "/mcp"},
-	{name: "params hide dot dot", raw: "/public/..;/mcp", want: "/mcp"},
-	{name: "params in middle", raw: "/public;a=/../mcp", want: "/mcp"},
+	{name: "dots inside a name", raw: "/v1.2/a..b/.well-known", want: "/v1.2/a..b/.well-known"},
+	// ;params: refused by the resource unless it accepts them; judged with them cut.
+	{name: "params", raw: "/mcp;jsessionid=1", want: "/mcp", params: true},
+	{name: "params in middle", raw: "/a;x=1/mcp", want: "/a/mcp", params: true},
+	// heimdall GHSA-3q34-rx83-r6mq and the attack run: never resolved, refused.
+	{name: "dot dot", raw: "/mcp/../status", err: ambiguous},
+	{name: "dot dot at the end", raw: "/mcp/..", err: ambiguous},
+	{name: "dot", raw: "/./mcp", err: ambiguous},
+	{name: "dot at the end", raw: "/mcp/.", err: ambiguous},
+	{name: "encoded dot dot", raw: "/mcp/%2e%2e/status", err: ambiguous},
+	{name: "upper encoded dot dot", raw: "/mcp/%2E%2E/status", err: ambiguous},
+	{name: "half encoded dot dot", raw: "/mcp/.%2e/status", err: ambiguous},
+	{name: "encoded dot in a name", raw: "/mcp%2ejson", err: ambiguous},
+	{name: "params hide dot dot", raw: "/mcp/..;/status", err: ambiguous},
+	{name: "params hide encoded dot dot", raw: "/mcp/%2e%2e;x/status", err: ambiguous},
+	{name: "params hide an escape", raw: "/mcp;%2e%2e/x", err: ambiguous},
+	{name: "only params", raw: "/;x/mcp", err: ambiguous},
+	{name: "double slash", raw: "//mcp", err: ambiguous},
+	{name: "many slashes", raw: "/mcp///x", err: ambiguous},
+	{name: "four slashes", raw: "////status", err: ambiguous},
 	// GHSA-pxq7-h93f-9jrg: %23 must not be read as a fragment boundary by one side only.
-	{name: "encoded hash", raw: "/mcp%23x", wantErr: true},
-	{name: "encoded slash", raw: "/public%2F..%2Fmcp", wantErr: true},
-	{name: "encoded slash lower", raw: "/mcp%2fx", wantErr: true},
-	{name: "encoded backslash", raw: "/public%5C..%5Cmcp", wantErr: true},
-	{name: "encoded question", raw: "/public%3F/../mcp", wantErr: true},
-	{name: "double encoding", raw: "/public/%252e%252e/mcp", wantErr: true},
-	{name: "encoded nul", raw: "/mcp%00", wantErr: true},
-	{name: "encoded newline", raw: "/mcp%0a", wantErr: true},
-	{name: "bad escape", raw: "/mcp%zz", wantErr: true},
-	{name: "truncated escape", raw: "/mcp%2", wantErr: true},
-	{name: "raw backslash", raw: `/public\..\mcp`, wantErr: true},
-	{name: "raw space", raw: "/m cp", wantErr: true},
-	{name: "raw tab", raw: "/\t/mcp", wantErr: true},
-	{name: "raw control", raw: "/mcp\x01", wantErr: true},
-	{name: "raw non-ascii", raw: "/caf\xc3\xa9", wantErr: true},
-	{name: "empty", raw: "", wantErr: true},
-	{name: "relative", raw: "mcp", wantErr: true},
-	{name: "absolute URL", raw: "http://evil.example/mcp", wantErr: true},
-	{name: "only query", raw: "?x=/mcp", wantErr: true},
-	{name: "too long", raw: "/" + strings.Repeat("a", maxURILength), wantErr: true},
+	{name: "encoded hash", raw: "/mcp%23x", err: ambiguous},
+	{name: "encoded slash", raw: "/status%2F..%2Fmcp", err: ambiguous},
+	{name: "encoded slash lower", raw: "/mcp%2fx", err: ambiguous},
+	{name: "encoded backslash", raw: "/status%5C..%5Cmcp", err: ambiguous},
+	{name: "encoded question", raw: "/status%3F/../mcp", err: ambiguous},
+	{name: "double encoding", raw: "/status/%252e%252e/mcp", err: ambiguous},
+	{name: "encoded nul", raw: "/mcp%00", err: ambiguous},
+	{name: "encoded newline", raw: "/mcp%0a", err: ambiguous},
+	{name: "raw backslash", raw: `/status\..\mcp`, err: ambiguous},
+	{name: "bad escape", raw: "/mcp%zz", err: malformed},
+	{name: "truncated escape", raw: "/mcp%2", err: malformed},
+	{name: "raw space", raw: "/m cp", err: malformed},
+	{name: "raw tab", raw: "/\t/mcp", err: malformed},
+	{name: "raw control", raw: "/mcp\x01", err: malformed},
+	{name: "raw non-ascii", raw: "/caf\xc3\xa9", err: malformed},
+	{name: "empty", raw: "", err: malformed},
+	{name: "relative", raw: "mcp", err: malformed},
+	{name: "absolute URL", raw: "http://evil.example/mcp", err: malformed},
+	{name: "only query", raw: "?x=/mcp", err: malformed},
+	{name: "too long", raw: "/" + strings.Repeat("a", maxURILength), err: malformed},
 }
 
-func TestNormalizePath(t *testing.T) {
-	for _, tt := range normalizeTests {
+func TestJudgePath(t *testing.T) {
+	for _, tt := range judgeTests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := NormalizePath(tt.raw)
-			if tt.wantErr {
-				if err == nil || !errors.Is(err, ErrMalformed) {
-					t.Fatalf("NormalizePath(%q) = %q, %v, want an ErrMalformed error", tt.raw, got, err)
+			got, err := JudgePath(tt.raw)
+			switch tt.err {
+			case malformed:
+				if !errors.Is(err, ErrMalformed) {
+					t.Fatalf("JudgePath(%q) = %+v, %v, want an ErrMalformed error", tt.raw, got, err)
 				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("NormalizePath(%q) = %q, %v, want %q", tt.raw, got, err, tt.want)
+			case ambiguous:
+				if !errors.Is(err, ErrAmbiguousPath) {
+					t.Fatalf("JudgePath(%q) = %+v, %v, want an ErrAmbiguousPath error", tt.raw, got, err)
+				}
+			default:
+				if err != nil || got.Path != tt.want || got.Params != tt.params {
+					t.Fatalf("JudgePath(%q) = %+v, %v, want %q params %v", tt.raw, got, err, tt.want, tt.params)
+				}
 			}
 		})
 	}
 }
 
-func FuzzNormalizePath(f *testing.F) {
-	for _, tt := range normalizeTests {
+// routerClean is how path-cleaning routers (Go's ServeMux, and every resolver of RFC
+// 3986 §5.2.4) read a path: dot segments and empty segments resolved, a trailing slash
+// kept.
+func routerClean(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// FuzzJudgePath: no path is allowed whose raw form an upstream router could route
+// differently from the judged form. Without ;params, the raw path (query cut) is what
+// cleaning routers serve unchanged, decoding it once gives the judged form, and the
+// decoding adds no separator; with ;params, every segment is judged by its name.
+func FuzzJudgePath(f *testing.F) {
+	for _, tt := range judgeTests {
 		f.Add(tt.raw)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		got, err := NormalizePath(raw)
+		got, err := JudgePath(raw)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAmbiguousPath) {
+				t.Fatalf("JudgePath(%q) error %v wraps neither ErrMalformed nor ErrAmbiguousPath", raw, err)
+			}
 			return
 		}
-		if got == "" || got[0] != '/' || path.Clean(got) != got {
-			t.Fatalf("NormalizePath(%q) = %q, not a clean absolute path", raw, got)
+		rawPath := raw
+		if i := strings.IndexAny(rawPath, "?#"); i >= 0 {
+			rawPath = rawPath[:i]
 		}
-		if strings.ContainsAny(got, "?#%\\;") {
-			t.Fatalf("NormalizePath(%q) = %q, holds a separator the upstream may read differently", raw, got)
+		if routerClean(rawPath) != rawPath {
+			t.Fatalf("JudgePath(%q) allowed a path that routers resolve to %q", raw, routerClean(rawPath))
 		}
-		for i := 0; i < len(got); i++ {
-			if got[i] < 0x20 || got[i] == 0x7f {
-				t.Fatalf("NormalizePath(%q) = %q, holds a control byte", raw, got)
+		if strings.ContainsAny(rawPath, "\\") {
+			t.Fatalf("JudgePath(%q) allowed a backslash", raw)
+		}
+		rawSegs, gotSegs := strings.Split(rawPath, "/"), strings.Split(got.Path, "/")
+		if len(rawSegs) != len(gotSegs) {
+			t.Fatalf("JudgePath(%q) = %q: %d segments judged, %d routed", raw, got.Path, len(gotSegs), len(rawSegs))
+		}
+		for i, seg := range rawSegs {
+			name, _, cut := strings.Cut(seg, ";")
+			if cut != got.Params && cut {
+				t.Fatalf("JudgePath(%q) = %+v: a ;param not reported", raw, got)
 			}
-		}
-		if strings.IndexFunc(got, func(r rune) bool { return r >= 0x80 }) >= 0 {
-			return // decoded UTF-8: as raw bytes it would be refused, by design
-		}
-		again, err := NormalizePath(got)
-		if err != nil || again != got {
-			t.Fatalf("NormalizePath(NormalizePath(%q)) = %q, %v, want the same %q", raw, again, err, got)
+			dec, err := url.PathUnescape(name)
+			if err != nil || dec != gotSegs[i] {
+				t.Fatalf("JudgePath(%q) = %q: segment %d is %q, routed as %q", raw, got.Path, i, gotSegs[i], dec)
+			}
+			if strings.ContainsAny(dec, "/\\?#%") || dec == "." || dec == ".." || (dec == "" && i != 0 && i != len(rawSegs)-1) {
+				t.Fatalf("JudgePath(%q) = %q: segment %d decodes to %q", raw, got.Path, i, dec)
+			}
 		}
 	})
 }
@@ -139,11 +189,10 @@ func TestCanonicalHost(t *testing.T) {
 	}
 }
 
-// originalTests are requests as each proxy dialect sends them to /auth.
-func BenchmarkNormalizePath(b *testing.B) {
+func BenchmarkJudgePath(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		NormalizePath("/servers/abc/mcp")
-		NormalizePath("/public/%2e%2e/mcp;x")
+		JudgePath("/servers/abc/mcp")
+		JudgePath("/public/%2e%2e/mcp;x")
 	}
 }

@@ -17,8 +17,14 @@ import (
 const maxURILength = 8192
 
 // ErrMalformed marks an original request that cannot be judged safely; every error of
-// this package wraps it. mcpguard answers such a request with 403 and never allows it.
+// this package but ErrAmbiguousPath wraps it. mcpguard answers such a request with 403
+// and never allows it.
 var ErrMalformed = errors.New("malformed forwarded request")
+
+// ErrAmbiguousPath marks an original path that upstream routers may serve differently
+// from how it would be judged (see JudgePath). mcpguard answers it with 403
+// ambiguous_path and never resolves it.
+var ErrAmbiguousPath = errors.New("ambiguous path")
 
 // Original is the request the edge proxy received, reconstructed from what the proxy
 // sent to /auth.
@@ -26,7 +32,10 @@ type Original struct {
 	Method string
 	Scheme string
 	Host   string // canonical: lower case, no trailing dot, no default port
-	Path   string // normalized; never a query or fragment
+	Path   string // as JudgePath judges it; never a query or fragment
+	// PathParams is set when a segment of the path holds ";params" (cut from Path): an
+	// ambiguous path unless its resource accepts path parameters.
+	PathParams bool
 }
 
 // Parse reconstructs the original request from the dialect the proxy speaks:
@@ -79,13 +88,16 @@ func Parse(r *http.Request, envoyPath string) (Original, error) {
 	var rawURI string
 	switch {
 	case envoyPath != "":
-		// Envoy keeps the original method and Host on the check request.
-		if method == "" {
-			method = r.Method
+		// Envoy keeps the original method and Host on the check request. A forwarded
+		// method or host the client may have sent must agree with them: otherwise a
+		// client header could turn a POST into an allowed preflight.
+		if method != "" && !strings.EqualFold(method, r.Method) {
+			return o, fmt.Errorf("%w: X-Forwarded-Method or X-Original-Method disagrees with the check request's method", ErrMalformed)
 		}
-		if host == "" {
-			host = r.Host
+		if host != "" && !sameHost(host, r.Host) {
+			return o, fmt.Errorf("%w: X-Forwarded-Host disagrees with the check request's Host", ErrMalformed)
 		}
+		method, host = r.Method, r.Host
 		rawURI = envoyPath
 	case origURL != "":
 		u, err := url.Parse(origURL)
@@ -145,17 +157,25 @@ func Parse(r *http.Request, envoyPath string) (Original, error) {
 	if o.Host, err = CanonicalHost(host, o.Scheme); err != nil {
 		return o, err
 	}
-	if o.Path, err = NormalizePath(rawURI); err != nil {
+	jp, err := JudgePath(rawURI)
+	if err != nil {
 		return o, err
 	}
+	o.Path, o.PathParams = jp.Path, jp.Params
 	return o, nil
 }
 
 // agree fails unless two spellings of the original URI name the same path.
 func agree(a, b, nameA, nameB string) error {
-	pa, errA := NormalizePath(a)
-	pb, errB := NormalizePath(b)
-	if errA != nil || errB != nil || pa != pb {
+	pa, err := JudgePath(a)
+	if err != nil {
+		return err
+	}
+	pb, err := JudgePath(b)
+	if err != nil {
+		return err
+	}
+	if pa != pb {
 		return fmt.Errorf("%w: %s and %s disagree", ErrMalformed, nameA, nameB)
 	}
 	return nil

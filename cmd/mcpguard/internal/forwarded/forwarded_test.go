@@ -17,6 +17,8 @@ var originalTests = []struct {
 	envoy   string // path after /auth for the Envoy form
 	want    Original
 	wantErr bool
+	// ambiguous: the error is ErrAmbiguousPath rather than ErrMalformed.
+	ambiguous bool
 }{
 	{
 		name: "traefik",
@@ -32,8 +34,29 @@ var originalTests = []struct {
 	},
 	{
 		name:   "nginx original url",
-		header: map[string][]string{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://mcp.example.com:443/public/../mcp?q"}},
-		want:   Original{Method: "GET", Scheme: "https", Host: "mcp.example.com", Path: "/mcp"},
+		header: map[string][]string{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://mcp.example.com:443/public/%6dcp?q"}},
+		want:   Original{Method: "GET", Scheme: "https", Host: "mcp.example.com", Path: "/public/mcp"},
+	},
+	{
+		name:   "params reported, cut",
+		header: map[string][]string{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"mcp.example.com"}, "X-Forwarded-Uri": {"/mcp;jsessionid=1"}},
+		want:   Original{Method: "GET", Scheme: "https", Host: "mcp.example.com", Path: "/mcp", PathParams: true},
+	},
+	// The attack run's doors: dot segments in every dialect are refused, not resolved.
+	{name: "traefik dot segment", header: map[string][]string{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"mcp.example.com"}, "X-Forwarded-Uri": {"/mcp/..;/status"}}, wantErr: true, ambiguous: true},
+	{name: "nginx dot segment", header: map[string][]string{"X-Original-Method": {"GET"}, "X-Original-Uri": {"/mcp/%2e%2e/status"}, "X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"mcp.example.com"}}, wantErr: true, ambiguous: true},
+	{name: "nginx url dot segment", header: map[string][]string{"X-Original-Method": {"GET"}, "X-Original-Url": {"https://mcp.example.com/mcp/../status"}}, wantErr: true, ambiguous: true},
+	{name: "envoy dot segment", header: map[string][]string{"X-Forwarded-Proto": {"https"}}, host: "mcp.example.com", method: "GET", envoy: "/mcp/%2e%2e/status", wantErr: true, ambiguous: true},
+	{name: "envoy empty segment", header: map[string][]string{"X-Forwarded-Proto": {"https"}}, host: "mcp.example.com", method: "GET", envoy: "//status", wantErr: true, ambiguous: true},
+	// Envoy: a client's X-Forwarded-Method or -Host cannot override the check request's.
+	{name: "envoy forwarded method disagrees", header: map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Method": {"OPTIONS"}}, host: "mcp.example.com", method: "POST", envoy: "/mcp", wantErr: true},
+	{name: "envoy original method disagrees", header: map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Original-Method": {"OPTIONS"}}, host: "mcp.example.com", method: "POST", envoy: "/mcp", wantErr: true},
+	{name: "envoy forwarded host disagrees", header: map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Host": {"public.example.com"}}, host: "mcp.example.com", method: "POST", envoy: "/mcp", wantErr: true},
+	{
+		name:   "envoy forwarded method and host agree",
+		header: map[string][]string{"X-Forwarded-Proto": {"https"}, "X-Forwarded-Method": {"post"}, "X-Forwarded-Host": {"MCP.example.com"}},
+		host:   "mcp.example.com", method: "POST", envoy: "/mcp",
+		want: Original{Method: "POST", Scheme: "https", Host: "mcp.example.com", Path: "/mcp"},
 	},
 	{
 		name: "nginx recipe sends both dialects, agreeing",
@@ -99,8 +122,12 @@ func TestParseOriginal(t *testing.T) {
 			}
 			got, err := Parse(r, tt.envoy)
 			if tt.wantErr {
-				if !errors.Is(err, ErrMalformed) {
-					t.Fatalf("Parse(%v) = %+v, %v, want ErrMalformed", tt.header, got, err)
+				want := ErrMalformed
+				if tt.ambiguous {
+					want = ErrAmbiguousPath
+				}
+				if !errors.Is(err, want) {
+					t.Fatalf("Parse(%v) = %+v, %v, want %v", tt.header, got, err, want)
 				}
 				return
 			}
@@ -139,16 +166,16 @@ func FuzzParseOriginal(f *testing.F) {
 		set("X-Original-Url", origURL)
 		got, err := Parse(r, envoy)
 		if err != nil {
-			if !errors.Is(err, ErrMalformed) {
-				t.Fatalf("Parse error %v does not wrap ErrMalformed", err)
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrAmbiguousPath) {
+				t.Fatalf("Parse error %v wraps neither ErrMalformed nor ErrAmbiguousPath", err)
 			}
 			return
 		}
 		if got.Scheme != "http" && got.Scheme != "https" {
 			t.Fatalf("Parse scheme = %q", got.Scheme)
 		}
-		if p, err := NormalizePath(got.Path); err != nil || p != got.Path {
-			t.Fatalf("Parse path %q is not normal", got.Path)
+		if p, err := JudgePath(got.Path); err != nil || p.Path != got.Path {
+			t.Fatalf("Parse path %q is not its own judged form", got.Path)
 		}
 		if h, err := CanonicalHost(got.Host, got.Scheme); err != nil || h != got.Host {
 			t.Fatalf("Parse host %q is not canonical", got.Host)
