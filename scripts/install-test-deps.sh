@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
-# headless Chromium, and nginx (with auth_request) and Caddy from Debian's packages when
-# they are not on the PATH. Each step prints a line with its usual duration first.
+# headless Chromium, the Express and Flask upstreams of the differential path test, and
+# nginx (with auth_request) and Caddy from Debian's packages when they are not on the PATH. Each step prints a line with its usual duration first.
 set -euo pipefail
 
 # step says what is about to run and how long it usually takes, before it runs.
@@ -18,6 +18,9 @@ step "building Traefik v3.7.12 from source (about 12 minutes cold on 2 CPUs, sec
 # Headless Chromium for the browser test of the login and consent pages.
 step "installing headless Chromium from Debian when missing (about a minute, instant when installed)…"
 "$(dirname "$0")/install-browser.sh"
+# The upstream routers of the differential path test: Flask from Debian, Express from npm.
+step "installing the Express and Flask upstreams when missing (under a minute, instant when cached)…"
+"$(dirname "$0")/install-routers.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
