@@ -16,6 +16,9 @@ COPY --from=build /out/mcpguard /usr/local/bin/mcpguard
 # non-root user; a named volume mounted here inherits this ownership.
 COPY --from=build --chown=65532:65532 /out/data /var/lib/mcpguard
 USER nonroot:nonroot
+# A container is a deployment: listen on every interface (the embedded default listens
+# on loopback only). TRUSTED_PROXIES still trusts only loopback until it names the proxy.
+ENV LISTEN_ADDR=:11000
 EXPOSE 11000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=5s --retries=3 \
   CMD ["/usr/local/bin/mcpguard", "healthcheck"]

@@ -43,7 +43,9 @@ type config struct {
 	PublicPaths      string `env:"PUBLIC_PATHS"`
 	StrictMCPHeaders bool   `env:"STRICT_MCP_HEADERS"`
 
-	TrustedProxies string `env:"TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"`
+	// TrustedProxies are the peers whose forwarded headers are believed: loopback only
+	// by default, so that no other host can claim a client address or a path.
+	TrustedProxies string `env:"TRUSTED_PROXIES" envDefault:"127.0.0.0/8,::1/128"`
 
 	APIKey       string `env:"MCP_PROXY_API_KEY"`
 	APIKeysFile  string `env:"API_KEYS_FILE"`
@@ -82,6 +84,7 @@ type config struct {
 	issuer         string
 	level          zerolog.Level
 	trustedProxies []netip.Prefix
+	listen         string // the address serve listens on: LISTEN_ADDR; else :PORT when PORT is set; else 127.0.0.1:11000
 	proxyCIDRs     []netip.Prefix
 }
 
@@ -116,6 +119,18 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	portSet := environ["PORT"] != ""
+	fs.Visit(func(f *flag.Flag) { portSet = portSet || f.Name == "port" })
+	switch {
+	case c.ListenAddr != "":
+		c.listen = c.ListenAddr
+	case portSet:
+		// A deployment names its port (PORT, -port): every interface, as containers need.
+		c.listen = ":" + strconv.Itoa(c.Port)
+	default:
+		// The embedded default, with its published demo password: this machine only.
+		c.listen = "127.0.0.1:" + strconv.Itoa(c.Port)
 	}
 	if err := c.validate(); err != nil {
 		return config{}, err

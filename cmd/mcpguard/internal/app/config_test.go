@@ -39,3 +39,30 @@ func TestIssuerURL(t *testing.T) {
 		})
 	}
 }
+
+// TestListenAddress: the embedded default, with its published demo password, listens on
+// loopback only; a deployment that names its port or address gets what it names.
+func TestListenAddress(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"embedded default", nil, nil, "127.0.0.1:11000"},
+		{"PORT", map[string]string{"PORT": "8080"}, nil, ":8080"},
+		{"-port", nil, []string{"-port", "8081"}, ":8081"},
+		{"LISTEN_ADDR", map[string]string{"LISTEN_ADDR": "0.0.0.0:9000", "PORT": "8080"}, nil, "0.0.0.0:9000"},
+		{"-listen", nil, []string{"-listen", "[::1]:9001"}, "[::1]:9001"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := loadConfig(tt.args, func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.listen != tt.want {
+				t.Errorf("listen = %q, want %q", c.listen, tt.want)
+			}
+		})
+	}
+}

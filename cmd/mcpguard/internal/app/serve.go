@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strconv"
 	"time"
 
 	"github.com/mcpguard/mcpguard/store"
@@ -41,11 +40,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if s.as != nil {
 		go gcStore(ctx, s.store, 10*time.Minute, log)
 	}
-	addr := c.ListenAddr
-	if addr == "" {
-		addr = ":" + strconv.Itoa(c.Port)
-	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}

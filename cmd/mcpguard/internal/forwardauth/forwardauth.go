@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
@@ -88,7 +89,14 @@ type Decider struct {
 	denials sync.Map
 	// outcomes caches an *outcome by outcomeKey.
 	outcomes sync.Map
+	// untrusted holds the peers outside TRUSTED_PROXIES already warned about, at most
+	// maxUntrustedPeers of them.
+	untrusted      sync.Map
+	untrustedCount atomic.Int64
 }
+
+// maxUntrustedPeers bounds the peers warned about one by one.
+const maxUntrustedPeers = 1000
 
 // New returns a Decider for o.
 func New(o Options) *Decider {
@@ -174,6 +182,7 @@ func (d *Decider) Handler(prefix string, envoy bool) http.Handler {
 func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	if !d.peerTrusted(r) {
 		v.status, v.reason, v.cause = http.StatusForbidden, "untrusted_peer", errors.New("peer is not in TRUSTED_PROXIES")
+		d.warnUntrusted(r.RemoteAddr)
 		return
 	}
 	var err error
@@ -271,6 +280,25 @@ func (d *Decider) peerTrusted(r *http.Request) bool {
 		return cp.trusted
 	}
 	return forwarded.PeerTrusted(r.RemoteAddr, d.trustedProxies)
+}
+
+// warnUntrusted logs, once per peer address, that a peer outside TRUSTED_PROXIES called
+// /auth, with the fix: most often it is the operator's own proxy on another address.
+func (d *Decider) warnUntrusted(remoteAddr string) {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	if _, seen := d.untrusted.Load(host); seen || d.untrustedCount.Load() >= maxUntrustedPeers {
+		return
+	}
+	if _, seen := d.untrusted.LoadOrStore(host, struct{}{}); seen {
+		return
+	}
+	if d.untrustedCount.Add(1) == maxUntrustedPeers {
+		d.log.Warn().Int("peers", maxUntrustedPeers).Msg("more peers outside TRUSTED_PROXIES called /auth; no more are named one by one")
+	}
+	d.log.Warn().Str("peer", host).Msgf("a peer outside TRUSTED_PROXIES called /auth and got 403: if %s is your proxy, add it to TRUSTED_PROXIES", host)
 }
 
 // connPeerKey is the context key of a connection's connPeer.

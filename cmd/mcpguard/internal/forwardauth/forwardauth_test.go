@@ -52,7 +52,7 @@ func TestAuthAllow(t *testing.T) {
 		{"write implies read", fwd("POST", "/mcp/x", "X-Api-Key", "ci-bot-key-0123456789"), 200, nil},
 		{"nginx dialect", func() *http.Request {
 			r := httptest.NewRequest("GET", "/auth", nil)
-			r.RemoteAddr = "10.0.0.2:1"
+			r.RemoteAddr = "127.0.0.2:1"
 			r.Header.Set("X-Original-Method", "POST")
 			r.Header.Set("X-Original-Uri", "/mcp")
 			r.Header.Set("X-Forwarded-Proto", "https")
@@ -300,5 +300,35 @@ func TestAmbiguousPaths(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"reason":"ambiguous_path"`) {
 		t.Errorf("no audit line with reason ambiguous_path:\n%s", logs)
+	}
+}
+
+// TestUntrustedPeers: by default only loopback is a trusted proxy; a peer outside
+// TRUSTED_PROXIES gets 403 and is named once in the log, with the fix.
+func TestUntrustedPeers(t *testing.T) {
+	h, logs := testServer(t, map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp"})
+	for _, tt := range []struct {
+		peer string
+		want int
+	}{
+		{"127.0.0.1:4000", 200},
+		{"[::1]:4000", 200},
+		{"10.1.2.3:4000", 403},
+		{"10.1.2.3:4001", 403},
+		{"192.168.1.9:4000", 403},
+	} {
+		r := fwd("POST", "/mcp", "X-Api-Key", testKey)
+		r.RemoteAddr = tt.peer
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("peer %s = %d, want %d", tt.peer, w.Code, tt.want)
+		}
+	}
+	if n := strings.Count(logs.String(), "add it to TRUSTED_PROXIES"); n != 2 {
+		t.Errorf("%d warnings about untrusted peers, want one per peer (2):\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "if 10.1.2.3 is your proxy, add it to TRUSTED_PROXIES") {
+		t.Errorf("the warning does not name the peer and the fix:\n%s", logs)
 	}
 }
