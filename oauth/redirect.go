@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"github.com/mcpguard/mcpguard/auth"
+
 	"errors"
 	"fmt"
 	"net/netip"
@@ -31,10 +33,6 @@ var refusedSchemes = map[string]bool{
 	"resource": true, "urn": true, "gopher": true, "ldap": true, "smb": true, "ssh": true,
 	"telnet": true, "irc": true, "news": true, "nntp": true, "feed": true, "cid": true, "mid": true,
 }
-
-// loopbackHosts are the hosts of loopback redirect URIs, as written in the URI (RFC 8252
-// §7.3, plus localhost, which MCP Inspector and Claude Code use).
-var loopbackHosts = map[string]bool{"127.0.0.1": true, "[::1]": true, "localhost": true}
 
 // validateRedirectURI checks a redirect URI a client registers (RFC 7591 §2, OAuth 2.1
 // §2.3.1, RFC 8252 §7). It accepts exactly three shapes:
@@ -98,7 +96,7 @@ func validateRedirectURI(raw, applicationType string) error {
 		return checkURIHost(u.Host)
 	case "http":
 		if _, ok := splitLoopback(raw); !ok {
-			return errors.New("oauth: http redirect URIs are allowed only for the loopback hosts 127.0.0.1, [::1] and localhost; use https")
+			return errors.New("oauth: http redirect URIs are allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https")
 		}
 		return nil
 	}
@@ -173,7 +171,8 @@ type loopbackURI struct {
 	host, port, rest string
 }
 
-// splitLoopback takes apart an http redirect URI to a loopback host. It works on the
+// splitLoopback takes apart an http redirect URI to a loopback host (auth.IsLoopbackHost:
+// localhost, 127.0.0.0/8 or [::1], RFC 8252 §7.3 and §8.3). It works on the
 // string, not on a url.URL, so that nothing is normalised: two URIs match only if their
 // path and query bytes are equal. Userinfo, fragments and bad ports fail.
 func splitLoopback(raw string) (loopbackURI, bool) {
@@ -196,7 +195,7 @@ func splitLoopback(raw string) (loopbackURI, bool) {
 	} else if i := strings.Index(authority, ":"); i >= 0 {
 		host, port = authority[:i], authority[i:]
 	}
-	if !loopbackHosts[host] || (port != "" && !validPort(port)) {
+	if !auth.IsLoopbackHost(host) || (port != "" && !validPort(port)) {
 		return loopbackURI{}, false
 	}
 	return loopbackURI{host: host, port: port, rest: tail}, true

@@ -1,6 +1,8 @@
 package oauth
 
 import (
+	"github.com/mcpguard/mcpguard/auth"
+
 	"net/url"
 	"strings"
 	"testing"
@@ -56,12 +58,12 @@ var redirectURITests = []struct {
 	{"wss", "wss://a.example/cb", "", false},
 	{"http non-loopback", "http://a.example/cb", "", false},
 	{"http private address", "http://192.168.1.10/cb", "", false},
-	{"http 127.0.0.2", "http://127.0.0.2/cb", "", false},
+	{"http 127.0.0.2", "http://127.0.0.2/cb", "", true}, // loopback, as auth.IsLoopbackHost says
 	{"http 127.1", "http://127.1/cb", "", false},
 	{"http hex loopback", "http://0x7f000001/cb", "", false},
 	{"http localhost subdomain", "http://localhost.evil.com/cb", "", false},
 	{"http localhost trailing dot", "http://localhost./cb", "", false},
-	{"http upper-case localhost", "http://LOCALHOST/cb", "", false},
+	{"http upper-case localhost", "http://LOCALHOST/cb", "", true}, // host names are case-insensitive
 	{"http loopback bad port", "http://127.0.0.1:99999/cb", "", false},
 	{"http loopback port zero", "http://127.0.0.1:0/cb", "", false},
 	{"http loopback empty port", "http://127.0.0.1:/cb", "", false},
@@ -238,7 +240,7 @@ func FuzzValidateRedirectURI(f *testing.F) {
 		if refusedSchemes[u.Scheme] {
 			t.Fatalf("validateRedirectURI(%q) accepted refused scheme %q", raw, u.Scheme)
 		}
-		if h := u.Hostname(); u.Scheme == "http" && h != "127.0.0.1" && h != "::1" && h != "localhost" {
+		if u.Scheme == "http" && !auth.IsLoopbackHost(u.Hostname()) {
 			t.Fatalf("validateRedirectURI(%q) accepted http to host %q", raw, u.Host)
 		}
 		if u.Scheme == "https" && u.Hostname() == "" {
