@@ -6,9 +6,9 @@
 //
 //	Authenticate(r *Request) (Principal, error)
 //
-// (APIKeys, ProxyIdentity and JWTVerifier today; mcpguard's own tokens and session
-// cookies later). The package declares no interface for it: the consumer (cmd/mcpguard)
-// holds its own list of authenticators and asks each in turn. Authenticate has exactly
+// (OwnTokens, JWTVerifier, APIKeys and ProxyIdentity). The package declares no
+// interface for it: the consumer (the /auth handler) holds its own list of
+// authenticators and asks each in turn. Authenticate has exactly
 // three outcomes, and a caller branches on them with errors.Is, never on error text:
 //
 //   - ErrNoCredentials: the request carries no credential of this kind. Try the next
@@ -48,7 +48,7 @@ import (
 )
 
 // Credential kinds a Principal can come from; the values are those of the X-Auth-Source
-// response header. More kinds (oauth, session) come later.
+// response header (SourceOAuth, mcpguard's own tokens, is in owntoken.go).
 const (
 	SourceAPIKey = "apikey"
 	SourceProxy  = "proxy"

@@ -9,8 +9,8 @@ import (
 
 // LRU is a bounded map from the SHA-256 of a token to an entry of type E, which evicts
 // the least recently used entry when it is full. The token itself is never stored. It
-// is safe for concurrent use. The verified-token caches of this package and of package
-// oauth are LRUs.
+// is safe for concurrent use. The verified-token caches of JWTVerifier and OwnTokens
+// are LRUs.
 type LRU[E any] struct {
 	mu  sync.Mutex
 	max int

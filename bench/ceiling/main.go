@@ -3,8 +3,8 @@
 // as a fraction of it in the same run.
 //
 // With -identity, it is the floor of a forward-auth service instead: it answers 200 with
-// the identity headers that mcpguard's contract requires on every allow (DESIGN: all of
-// them, empty when unknown, and an empty Authorization), with the values of the single
+// the identity headers that mcpguard's contract requires on every allow (all of them,
+// empty when unknown, and an empty Authorization), with the values of the single
 // API key, and does nothing else. The difference between the two baselines is what the
 // contract's response costs by itself.
 package main
