@@ -95,6 +95,10 @@ type Config struct {
 	// OnRegistration, when set, is called for every registration (kind "dcr" or "cimd",
 	// result "ok" or the error code), for metrics.
 	OnRegistration func(kind, result string)
+	// OnLogin, when set, is called for every submitted local login form, with its
+	// result: "ok", "wrong_password" (or unknown email), "locked_out" or "busy" (no
+	// password check slot came free).
+	OnLogin func(result string)
 }
 
 // Defaults of the token and code lifetimes.

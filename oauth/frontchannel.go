@@ -30,6 +30,7 @@ type frontChannel struct {
 	cookies    *sessions.CookieStore // the browser session
 	cookieName string                // "__Host-mcpguard", or "mcpguard_session" over http
 	pages      *template.Template    // the HTML pages
+	onLogin    func(result string)   // Config.OnLogin
 }
 
 // newFrontChannel prepares the session keys and the pages.
@@ -43,6 +44,7 @@ func newFrontChannel(c Config, iss issuer, scopes scopeSet, ttl lifetimes, clien
 		scopes:    scopes,
 		clients:   clients,
 		accounts:  acc,
+		onLogin:   c.OnLogin,
 	}
 	if err := f.initSessions(c.SessionSecret); err != nil {
 		return nil, err

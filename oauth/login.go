@@ -80,22 +80,26 @@ func (f *frontChannel) handleLoginSubmit(w http.ResponseWriter, r *http.Request)
 	account, addr := th.keys(r, email)
 	if wait := th.wait(account, addr, now); wait > 0 {
 		// Locked out: the password is not even checked.
+		f.loginResult("locked_out")
 		f.throttled(w, r, ss, email, wait, errors.New("oauth: local login: too many failed attempts for this account or address"))
 		return
 	}
 	var u LocalUser
 	var ok bool
 	if !th.hash(r.Context(), func() { u, ok = f.accounts.checkPassword(email, r.PostForm.Get("password")) }) {
+		f.loginResult("busy")
 		f.throttled(w, r, ss, email, time.Second, errors.New("oauth: local login: every password check slot stayed busy"))
 		return
 	}
 	if !ok {
+		f.loginResult("wrong_password")
 		th.failed(account, addr, now)
 		f.loginForm(w, r, ss, http.StatusUnauthorized, email, "Incorrect email or password.",
 			failure{code: codeAccessDenied, cause: errors.New("oauth: local login: unknown email or wrong password")})
 		return
 	}
 	th.succeeded(account)
+	f.loginResult("ok")
 	id := store.Identity{
 		Subject:       strings.ToLower(u.Email),
 		Email:         u.Email,
@@ -114,6 +118,13 @@ func (f *frontChannel) throttled(w http.ResponseWriter, r *http.Request, ss *ses
 	f.loginForm(w, r, ss, http.StatusTooManyRequests, email,
 		fmt.Sprintf("Too many sign-in attempts. Try again in %s.", retryIn(secs)),
 		failure{code: codeTemporarilyUnavailable, cause: cause})
+}
+
+// loginResult reports a local login's result to Config.OnLogin.
+func (f *frontChannel) loginResult(result string) {
+	if f.onLogin != nil {
+		f.onLogin(result)
+	}
 }
 
 // retryIn says secs as a person reads it.

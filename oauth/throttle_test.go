@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -26,7 +27,11 @@ func (e *flowEnv) loginAttempt(email, password string) (*http.Response, string) 
 // does not log in; after the lockout it does, and the lockout doubles with each
 // further failure.
 func TestLoginLockout(t *testing.T) {
-	e := newFlowEnv(t, nil)
+	var mu sync.Mutex
+	results := map[string]int{}
+	e := newFlowEnv(t, func(c *Config) {
+		c.OnLogin = func(r string) { mu.Lock(); results[r]++; mu.Unlock() }
+	})
 	for i := range freeAccountFailures {
 		if resp, _ := e.loginAttempt(aliceEmail, "wrong"); resp.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("failure %d = %d, want 401", i+1, resp.StatusCode)
@@ -59,6 +64,11 @@ func TestLoginLockout(t *testing.T) {
 	e.clock.Advance(2 * time.Second)
 	if resp, _ := e.loginAttempt(aliceEmail, alicePassword); resp.StatusCode != http.StatusFound {
 		t.Fatalf("right password after the lockout = %d, want 302", resp.StatusCode)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := map[string]int{"wrong_password": freeAccountFailures + 2, "locked_out": 2, "ok": 1}; fmt.Sprint(results) != fmt.Sprint(want) {
+		t.Errorf("OnLogin results = %v, want %v", results, want)
 	}
 }
 

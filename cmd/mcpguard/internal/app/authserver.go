@@ -94,6 +94,7 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		RefreshTokenTTL:          c.RefreshTokenTTL,
 		OnGrant:                  func(grant, result string) { m.grants.WithLabelValues(grant, result).Inc() },
 		OnRegistration:           func(kind, result string) { m.registrations.WithLabelValues(kind, result).Inc() },
+		OnLogin:                  func(result string) { m.logins.WithLabelValues(result).Inc() },
 	}
 	switch c.Provider {
 	case "local":

@@ -22,6 +22,8 @@ type metrics struct {
 	registrations *prometheus.CounterVec
 	// grants counts /token answers by grant type and result.
 	grants *prometheus.CounterVec
+	// logins counts local login forms by result (ok, wrong_password, locked_out, busy).
+	logins *prometheus.CounterVec
 }
 
 // newMetrics makes the series and registers them with the Go and process collectors.
@@ -41,7 +43,11 @@ func newMetrics() *metrics {
 		Name: "mcpguard_token_grants_total",
 		Help: "Answers of the token endpoint by grant type and result (ok or the OAuth error code).",
 	}, []string{"grant", "result"})
-	m.registry.MustRegister(m.jwksRefreshes, m.registrations, m.grants,
+	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mcpguard_logins_total",
+		Help: "Local login forms submitted, by result (ok, wrong_password, locked_out, busy).",
+	}, []string{"result"})
+	m.registry.MustRegister(m.jwksRefreshes, m.registrations, m.grants, m.logins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
