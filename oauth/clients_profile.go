@@ -39,7 +39,9 @@ type Registration struct {
 	// Dynamic Client Registration.
 	CIMD string
 	// Body is the metadata document the CIMD URL serves, or the RFC 7591 request the
-	// client posts to the registration endpoint.
+	// client posts to the registration endpoint: reconstructed from the row's sources
+	// (the fields they report, stand-in values for a connector id, port or callback id),
+	// not captured from the client.
 	Body string
 	// RedirectURIs are the redirect_uri values it then sends at /authorize, ports as seen.
 	RedirectURIs []string
@@ -120,6 +122,7 @@ func KnownClients() []ClientProfile {
 				"anthropics/claude-ai-mcp#840 (scope from WWW-Authenticate)",
 				"anthropics/claude-ai-mcp#228 (refresh without scope)",
 				"anthropics/claude-ai-mcp#786, #946 (stops without code_challenge_methods_supported)",
+				"not verified: that its metadata document lists both hosted callbacks",
 			},
 			Registrations: []Registration{
 				{CIMD: "https://claude.ai/oauth/mcp-oauth-client-metadata", Body: claudeCIMD, RedirectURIs: []string{"https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"}},
@@ -181,6 +184,7 @@ func KnownClients() []ClientProfile {
 				"https://developers.openai.com/apps-sdk/build/auth (CIMD, DCR, PKCE; echo resource)",
 				"BasedHardware/omi#8824, kunickiaj/codemem#1286 (per-connector callback; CORS from https://chatgpt.com)",
 				"danielealbano/android-remote-control-mcp#166 (legacy callback; offline_access in AS metadata)",
+				"not verified: the contents of its per-connector metadata document",
 			},
 			Registrations: []Registration{
 				{CIMD: "https://chatgpt.com/oauth/c_5f2a9e0d1b/client.json", Body: chatGPTCIMD, RedirectURIs: []string{"https://chatgpt.com/connector/oauth/c_5f2a9e0d1b"}},
@@ -223,6 +227,7 @@ func KnownClients() []ClientProfile {
 				"microsoft/vscode PR #271403, #298300 (CIMD https://vscode.dev/oauth/client-metadata.json)",
 				"microsoft/vscode#278512 (33418, a random port when busy)",
 				"modelcontextprotocol/python-sdk#1264, #1400 (PRM resource must equal the server URL)",
+				"not verified: that its metadata document lists the redirect URIs of its DCR request",
 			},
 			Registrations: []Registration{
 				{CIMD: "https://vscode.dev/oauth/client-metadata.json", Body: vsCodeCIMD, RedirectURIs: []string{"http://127.0.0.1:33418/", "http://127.0.0.1:61234/", "https://vscode.dev/redirect"}},
