@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpguard/mcpguard/auth/authtest"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -39,6 +40,8 @@ func TestNoDeadEndWithoutAuthorizationServer(t *testing.T) {
 		}
 		return env
 	}
+	jwt := authtest.NewIssuer(t)
+	jwtEnv := map[string]string{"JWT_ISSUERS": jwt.URL() + "=https://mcp.example.com/mcp"}
 	tests := []struct {
 		name       string
 		env        map[string]string
@@ -51,6 +54,11 @@ func TestNoDeadEndWithoutAuthorizationServer(t *testing.T) {
 		{"single key, own header", with(map[string]string{"MCP_PROXY_API_KEY": testKey, "API_KEY_HEADER": "X-Team-Key"}), "",
 			"send it in the X-Team-Key header or as Authorization: Bearer <key>", 404},
 		{"authorization server", with(localUsersEnv(t)), `"authorization_servers":["https://auth.example.com"]`, "", 200},
+		// External JWT issuers are real authorization servers: listed.
+		{"external JWT issuer only", with(jwtEnv), `"authorization_servers":["` + jwt.URL() + `"]`, "", 404},
+		{"external JWT issuer and a key", with(map[string]string{"JWT_ISSUERS": jwtEnv["JWT_ISSUERS"], "MCP_PROXY_API_KEY": testKey}),
+			`"authorization_servers":["` + jwt.URL() + `"]`,
+			"send it in the X-API-Key header or as Authorization: Bearer <key>, or a token of an issuer the resource metadata lists", 404},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
