@@ -6,13 +6,16 @@ import (
 	"net/http"
 )
 
-// Well-known paths of the authorization server's metadata: RFC 8414 §3 and OpenID
-// Connect Discovery 1.0 §4. Both serve the same document; MCP clients try them in this
-// order (MCP 2025-11-25, "Authorization Server Metadata Discovery").
-const (
-	WellKnownAuthorizationServer = "/.well-known/oauth-authorization-server"
-	WellKnownOpenIDConfiguration = "/.well-known/openid-configuration"
-)
+// WellKnownAuthorizationServer is the RFC 8414 §3 well-known path of the authorization
+// server's metadata, the first URL MCP clients try (MCP 2025-11-25, "Authorization Server
+// Metadata Discovery").
+//
+// mcpguard is not an OpenID provider: it issues no ID token, refuses scope=openid and
+// has no userinfo endpoint, and no MCP client asks it for one (they send the scopes of
+// the challenge or of the protected-resource metadata). So it serves no
+// /.well-known/openid-configuration, whose OIDC Discovery §3 fields it could only
+// advertise falsely; clients fall back to that URL only when this one fails.
+const WellKnownAuthorizationServer = "/.well-known/oauth-authorization-server"
 
 // asMetadata is the RFC 8414 §2 document, advertising exactly what mcpguard implements.
 // Field order is the JSON order.
@@ -32,12 +35,10 @@ type asMetadata struct {
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported"`
-	SubjectTypesSupported                      []string `json:"subject_types_supported"`
-	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 }
 
 // discovery serves the authorization server metadata: one document, rendered once, at
-// the RFC 8414 §3 and OIDC Discovery §4 well-known URLs of the issuer.
+// the RFC 8414 §3 well-known URL of the issuer.
 type discovery struct {
 	iss  issuer
 	body []byte
@@ -53,25 +54,18 @@ func newDiscovery(iss issuer, scopes scopeSet) (*discovery, error) {
 	return &discovery{iss: iss, body: body}, nil
 }
 
-// routes adds the metadata and its CORS preflights to mux. For an issuer with a path
-// the document is served at the RFC 8414 §3.1 path-inserted and the OIDC
-// path-appended well-known URLs.
+// routes adds the metadata and its CORS preflight to mux, for an issuer with a path at
+// the RFC 8414 §3.1 path-inserted URL.
 func (d *discovery) routes(mux *http.ServeMux) {
-	paths := []string{WellKnownAuthorizationServer + d.iss.path, WellKnownOpenIDConfiguration + d.iss.path}
-	if d.iss.path != "" {
-		paths = append(paths, d.iss.path+WellKnownOpenIDConfiguration)
-	}
-	for _, p := range paths {
-		mux.Handle("GET "+p, d)
-		mux.HandleFunc("OPTIONS "+p, preflight("GET, HEAD, OPTIONS"))
-	}
+	p := WellKnownAuthorizationServer + d.iss.path
+	mux.Handle("GET "+p, d)
+	mux.HandleFunc("OPTIONS "+p, preflight("GET, HEAD, OPTIONS"))
 }
 
 // buildASMetadata renders the document for issuer (already validated by New: no trailing
 // slash, so every endpoint is issuer + path and issuer itself is echoed byte for byte, as
 // MCP clients compare it with the PRM's authorization_servers entry). scopes already
-// include offline_access. subject_types_supported and
-// id_token_signing_alg_values_supported are required by OIDC Discovery §3.
+// include offline_access.
 func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
 	authMethods := []string{authMethodNone, authMethodSecretBasic, authMethodSecretPost}
 	return json.Marshal(asMetadata{
@@ -90,8 +84,6 @@ func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		AuthorizationResponseISSParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          true,
-		SubjectTypesSupported:                      []string{"public"},
-		IDTokenSigningAlgValuesSupported:           []string{"ES256"},
 	})
 }
 

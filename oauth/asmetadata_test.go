@@ -25,9 +25,7 @@ const wantASMetadata = `{"issuer":"https://auth.example.com",` +
 	`"token_endpoint_auth_methods_supported":["none","client_secret_basic","client_secret_post"],` +
 	`"revocation_endpoint_auth_methods_supported":["none","client_secret_basic","client_secret_post"],` +
 	`"authorization_response_iss_parameter_supported":true,` +
-	`"client_id_metadata_document_supported":true,` +
-	`"subject_types_supported":["public"],` +
-	`"id_token_signing_alg_values_supported":["ES256"]}`
+	`"client_id_metadata_document_supported":true}`
 
 func serveClients(s *clientsServer, method, target string) *httptest.ResponseRecorder {
 	mux := http.NewServeMux()
@@ -39,7 +37,7 @@ func serveClients(s *clientsServer, method, target string) *httptest.ResponseRec
 
 func TestASMetadata(t *testing.T) {
 	s := newClientsServer(t, nil)
-	for _, path := range []string{WellKnownAuthorizationServer, WellKnownOpenIDConfiguration} {
+	for _, path := range []string{WellKnownAuthorizationServer} {
 		t.Run(path, func(t *testing.T) {
 			w := serveClients(s, http.MethodGet, "https://auth.example.com"+path)
 			if w.Code != http.StatusOK {
@@ -73,18 +71,37 @@ func TestASMetadata(t *testing.T) {
 	}
 }
 
+// TestNoOpenIDConfiguration: mcpguard is no OpenID provider (no ID token, no userinfo,
+// scope=openid refused), so it serves no OIDC Discovery document and its metadata holds
+// none of the OIDC Discovery §3 fields, for a root issuer and one with a path.
+func TestNoOpenIDConfiguration(t *testing.T) {
+	for _, issuer := range []string{"https://auth.example.com", "https://example.com/auth"} {
+		s := newClientsServer(t, func(c *Config) { c.Issuer = issuer })
+		origin := issuer[:len(issuer)-len(s.iss.path)]
+		for _, p := range []string{"/.well-known/openid-configuration" + s.iss.path, s.iss.path + "/.well-known/openid-configuration"} {
+			if w := serveClients(s, http.MethodGet, origin+p); w.Code != http.StatusNotFound {
+				t.Errorf("GET %s%s = %d, want 404", origin, p, w.Code)
+			}
+		}
+		w := serveClients(s, http.MethodGet, origin+WellKnownAuthorizationServer+s.iss.path)
+		for _, f := range []string{"subject_types_supported", "id_token_signing_alg_values_supported", "userinfo_endpoint", `"openid"`} {
+			if strings.Contains(w.Body.String(), f) {
+				t.Errorf("metadata of %s holds %s:\n%s", issuer, f, w.Body)
+			}
+		}
+	}
+}
+
 func TestASMetadataIssuer(t *testing.T) {
 	tests := []struct {
 		name, issuer string
 		paths        []string
 	}{
-		{"root", "https://auth.example.com", []string{WellKnownAuthorizationServer, WellKnownOpenIDConfiguration}},
+		{"root", "https://auth.example.com", []string{WellKnownAuthorizationServer}},
 		{"port", "https://auth.example.com:8443", []string{WellKnownAuthorizationServer}},
 		{"dev http", "http://localhost:8080", []string{WellKnownAuthorizationServer}},
 		{"path", "https://example.com/auth", []string{
 			WellKnownAuthorizationServer + "/auth", // RFC 8414 §3.1
-			WellKnownOpenIDConfiguration + "/auth", // MCP 2025-11-25 probe 2
-			"/auth" + WellKnownOpenIDConfiguration, // OIDC Discovery §4
 		}},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,9 @@ func clientError(code, description string) *authorizeError {
 
 // handleAuthorize is the authorization endpoint (RFC 6749 §3.1, OAuth 2.1 §4.1.1).
 func (f *frontChannel) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	if f.forwardLegacyAuthorize(w, r) {
+		return
+	}
 	ar, aerr := f.parseAuthorize(r.Context(), r.URL.Query())
 	if aerr != nil {
 		if aerr.page {

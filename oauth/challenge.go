@@ -15,7 +15,10 @@ type Challenge struct {
 	// Error is "", ErrorInvalidToken or ErrorInsufficientScope.
 	Error string
 	// Description is a human-readable error_description; characters RFC 6750 §3 does not
-	// allow there are dropped.
+	// allow there are dropped. Without Error it is still written: RFC 6750 §3.1 advises
+	// no error information for a request without a credential, but where no
+	// authorization server runs a client has no other way to learn where the credential
+	// goes.
 	Description string
 }
 
@@ -59,9 +62,9 @@ func (c Challenge) String() string {
 	}
 	if c.Error != "" {
 		param("error", c.Error)
-		if c.Description != "" {
-			param("error_description", c.Description)
-		}
+	}
+	if c.Description != "" {
+		param("error_description", c.Description)
 	}
 	return b.String()
 }

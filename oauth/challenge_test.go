@@ -19,7 +19,8 @@ func TestChallengeString(t *testing.T) {
 		// RFC 6750 §3: quotes, backslashes and control characters cannot appear in a value.
 		{"hostile description", Challenge{ResourceMetadata: md, Error: ErrorInvalidToken, Description: "a\"b\\c\r\nd\x00é"},
 			`Bearer resource_metadata="` + md + `", error="invalid_token", error_description="abcd"`},
-		{"description without error is dropped", Challenge{ResourceMetadata: md, Description: "x"}, `Bearer resource_metadata="` + md + `"`},
+		{"description without error: where the credential goes", Challenge{ResourceMetadata: md, Description: "send the key in X-API-Key"},
+			`Bearer resource_metadata="` + md + `", error_description="send the key in X-API-Key"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,32 +19,35 @@ import (
 // lives only in the browser session; the store is written for the code and the
 // consent alone.
 type frontChannel struct {
-	iss        issuer
-	store      store.Store
-	now        func() time.Time
-	codeTTL    time.Duration
-	resources  []string // Config.Resources; the first is the default
-	scopes     scopeSet
-	clients    *registry
-	accounts   *accounts
-	cookies    *sessions.CookieStore // the browser session
-	cookieName string                // "__Host-mcpguard", or "mcpguard_session" over http
-	pages      *template.Template    // the HTML pages
-	onLogin    func(result string)   // Config.OnLogin
+	iss       issuer
+	store     store.Store
+	now       func() time.Time
+	codeTTL   time.Duration
+	resources []string // Config.Resources; the first is the default
+	// legacyHosts are the MCP origins whose /authorize goes on to the issuer (legacy.go).
+	legacyHosts map[string]bool
+	scopes      scopeSet
+	clients     *registry
+	accounts    *accounts
+	cookies     *sessions.CookieStore // the browser session
+	cookieName  string                // "__Host-mcpguard", or "mcpguard_session" over http
+	pages       *template.Template    // the HTML pages
+	onLogin     func(result string)   // Config.OnLogin
 }
 
 // newFrontChannel prepares the session keys and the pages.
 func newFrontChannel(c Config, iss issuer, scopes scopeSet, ttl lifetimes, clients *registry, acc *accounts, now func() time.Time) (*frontChannel, error) {
 	f := &frontChannel{
-		iss:       iss,
-		store:     c.Store,
-		now:       now,
-		codeTTL:   ttl.code,
-		resources: c.Resources,
-		scopes:    scopes,
-		clients:   clients,
-		accounts:  acc,
-		onLogin:   c.OnLogin,
+		iss:         iss,
+		store:       c.Store,
+		now:         now,
+		codeTTL:     ttl.code,
+		resources:   c.Resources,
+		legacyHosts: legacyHosts(iss, c.Resources),
+		scopes:      scopes,
+		clients:     clients,
+		accounts:    acc,
+		onLogin:     c.OnLogin,
 	}
 	if err := f.initSessions(c.SessionSecret); err != nil {
 		return nil, err

@@ -213,9 +213,14 @@ func isNativeRedirect(raw string) bool {
 }
 
 // redirectAllowed reports whether requested matches one of c.RedirectURIs: byte for byte,
-// or, for http loopback redirect URIs, with any port (RFC 8252 §7.3) as long as the host
-// is written the same way and path and query are byte-identical ("http://localhost:6276/cb"
-// and "http://127.0.0.1:6276/cb" are different URIs). No other normalisation.
+// or, for http loopback redirect URIs, with any port (RFC 8252 §7.3) and any loopback
+// host (localhost, 127.0.0.0/8, [::1]: auth.IsLoopbackHost) as long as path and query are
+// byte-identical. A loopback redirect reaches the user's own machine whichever way its
+// host is written (RFC 8252 §8.3 describes localhost as functioning like the loopback IP
+// literals), and clients mix the forms: Claude Code publishes http://127.0.0.1/callback
+// and http://localhost/callback and sends http://localhost:<port>/callback, MCP
+// Inspector registers one form and listens on both. The equivalence never extends to a
+// non-loopback host, to https, or to another path or query. No other normalisation.
 func redirectAllowed(c store.Client, requested string) bool {
 	if requested == "" {
 		return false
@@ -230,7 +235,7 @@ func redirectAllowed(c store.Client, requested string) bool {
 		return false
 	}
 	for _, r := range c.RedirectURIs {
-		if rr, ok := splitLoopback(r); ok && rr.host == rq.host && rr.rest == rq.rest {
+		if rr, ok := splitLoopback(r); ok && rr.rest == rq.rest {
 			return true
 		}
 	}

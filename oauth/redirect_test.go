@@ -140,8 +140,6 @@ var hostileRedirects = []struct {
 	{"upper-case scheme", "HTTPS://good.example/cb", true},
 	{"loopback userinfo", "http://127.0.0.1:8080@evil.example/cb", false},
 	{"loopback as subdomain", "http://127.0.0.1.evil.example/cb", false},
-	{"loopback other host form", "http://localhost:5000/cb", true},
-	{"loopback ipv6 form", "http://[::1]:5000/cb", true},
 	{"loopback other path", "http://127.0.0.1:5000/cb/", true},
 	{"loopback other query", "http://127.0.0.1:5000/cb?x", true},
 	{"loopback fragment", "http://127.0.0.1:5000/cb#x", false},
@@ -188,8 +186,14 @@ var redirectAllowedTests = []struct {
 	{"https extra query", []string{"https://a.example/cb"}, "https://a.example/cb?x=1", false},
 	{"https prefix", []string{"https://a.example/cb"}, "https://a.example/cb2", false},
 	{"https to http", []string{"https://a.example/cb"}, "http://a.example/cb", false},
-	{"loopback host forms differ", []string{"http://localhost:6276/cb"}, "http://127.0.0.1:6276/cb", false},
-	{"loopback ipv4 vs ipv6", []string{"http://127.0.0.1/cb"}, "http://[::1]/cb", false},
+	{"loopback localhost registered, 127.0.0.1 requested", []string{"http://localhost:6276/cb"}, "http://127.0.0.1:6276/cb", true}, // RFC 8252 §8.3
+	{"loopback 127.0.0.1 registered, localhost requested", []string{"http://127.0.0.1/callback"}, "http://localhost:3118/callback", true},
+	{"loopback ipv4 vs ipv6", []string{"http://127.0.0.1/cb"}, "http://[::1]/cb", true},
+	{"loopback form, path differs", []string{"http://localhost/cb"}, "http://127.0.0.1:1/cb2", false},
+	{"loopback form, query differs", []string{"http://localhost/cb?a=1"}, "http://127.0.0.1:1/cb?a=2", false},
+	{"localhost-looking host", []string{"http://localhost/cb"}, "http://localhost.evil.com/cb", false},
+	{"https loopback registered, other form requested", []string{"https://localhost/cb"}, "https://127.0.0.1/cb", false},
+	{"loopback registered, public host requested", []string{"http://127.0.0.1/cb"}, "http://192.0.2.1/cb", false},
 	{"loopback path differs", []string{"http://127.0.0.1/cb"}, "http://127.0.0.1:1/cb/", false},
 	{"loopback path case", []string{"http://127.0.0.1/cb"}, "http://127.0.0.1:1/CB", false},
 	{"loopback query differs", []string{"http://127.0.0.1/cb?a=1"}, "http://127.0.0.1:1/cb?a=2", false},
@@ -269,19 +273,19 @@ func FuzzRedirectAllowed(f *testing.F) {
 		if requested == registered {
 			return
 		}
-		// Only the port of a loopback URI may differ.
+		// Only the port and the loopback host form of a loopback URI may differ.
 		if err := validateRedirectURI(requested, ""); err != nil {
 			t.Fatalf("redirectAllowed(%q, %q) allowed an invalid redirect: %v", registered, requested, err)
 		}
 		reg, ok1 := splitLoopback(registered)
 		req, ok2 := splitLoopback(requested)
-		if !ok1 || !ok2 || reg.host != req.host || reg.rest != req.rest {
+		if !ok1 || !ok2 || reg.rest != req.rest {
 			t.Fatalf("redirectAllowed(%q, %q) = true for different non-port parts", registered, requested)
 		}
 		ru, _ := url.Parse(registered)
 		qu, err := url.Parse(requested)
-		if err != nil || qu.Hostname() != ru.Hostname() || qu.Scheme != "http" || qu.User != nil {
-			t.Fatalf("redirectAllowed(%q, %q) = true but url.Parse sees host %q, want %q", registered, requested, qu.Hostname(), ru.Hostname())
+		if err != nil || !auth.IsLoopbackHost(qu.Hostname()) || !auth.IsLoopbackHost(ru.Hostname()) || qu.Scheme != "http" || qu.User != nil {
+			t.Fatalf("redirectAllowed(%q, %q) = true but url.Parse sees hosts %q and %q, want both loopback", registered, requested, ru.Hostname(), qu.Hostname())
 		}
 	})
 }

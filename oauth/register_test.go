@@ -82,7 +82,8 @@ var notTheirs = []string{
 	"http://127.0.0.1:6276/oauth/callback/../x",
 	"https://claude.ai/api/mcp/auth_callback/",
 	"cursor://anysphere.cursor-mcp/oauth/callback?x",
-	"http://[::1]:6274/oauth/callback",
+	"http://[::1]:6274/oauth/callback/x",
+	"http://192.0.2.1:6274/oauth/callback",
 }
 
 func TestRegisterKnownClients(t *testing.T) {

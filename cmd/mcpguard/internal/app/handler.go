@@ -73,6 +73,7 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 		PassUpstreamAuthorization: c.PassUpstreamAuthorization,
 		Log:                       log,
 		BodyReadTimeout:           t.read,
+		CredentialHint:            credentialHint(c, s),
 	})
 	m.registry.MustRegister(d.Collectors()...)
 	rt := newRouter(log, deadlines{read: t.read, write: t.write})

@@ -128,7 +128,7 @@ func TestProtectedResourceMetadata(t *testing.T) {
 		want             string
 	}{
 		{"path form", "mcp.example.com", "/.well-known/oauth-protected-resource/mcp", 200,
-			`{"authorization_servers":["https://auth.example.com"],"bearer_methods_supported":["header"],"resource":"https://mcp.example.com/mcp","resource_name":"Team tools","scopes_supported":["mcp:read","mcp:write"]}`},
+			`{"bearer_methods_supported":["header"],"resource":"https://mcp.example.com/mcp","resource_name":"Team tools","scopes_supported":["mcp:read","mcp:write"]}`},
 		{"path form, host ignored when unique", "evil.example", "/.well-known/oauth-protected-resource/tools/mcp", 200,
 			`"resource":"https://other.example.com/tools/mcp"`},
 		{"root form picks the host's resource", "other.example.com", "/.well-known/oauth-protected-resource", 200,

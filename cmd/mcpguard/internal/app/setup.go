@@ -135,12 +135,18 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 	return s, nil
 }
 
-// authorizationServers are the issuers a resource's metadata points clients at: the
-// external JWT issuers the resource accepts, as agentgateway does, when there are any
-// (mcpguard's own authorization server is not enabled); otherwise mcpguard's issuer.
+// authorizationServers are the issuers a resource's metadata points clients at:
+// mcpguard's issuer when its authorization server runs; otherwise the external JWT
+// issuers the resource accepts, as agentgateway does, or none. Without PROVIDER nothing
+// answers at mcpguard's issuer, and a client sent there fails on a 404 (the TypeScript
+// SDK's "Invalid OAuth error response", mcp-remote's "Dynamic Client Registration
+// rejected"); the 401 says where the API key goes instead (credentialHint).
 func (s *setup) authorizationServers(issuer string, r *policy.Resource) []string {
-	if s.as != nil || s.jwt == nil || !r.Accepts(policy.SourceJWT) {
+	if s.as != nil {
 		return []string{issuer}
+	}
+	if s.jwt == nil || !r.Accepts(policy.SourceJWT) {
+		return nil
 	}
 	accepted := r.Issuers()
 	var out []string
@@ -148,9 +154,6 @@ func (s *setup) authorizationServers(issuer string, r *policy.Resource) []string
 		if len(accepted) == 0 || slices.Contains(accepted, ic.Issuer) {
 			out = append(out, ic.Issuer)
 		}
-	}
-	if len(out) == 0 {
-		return []string{issuer}
 	}
 	return out
 }

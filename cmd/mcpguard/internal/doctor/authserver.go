@@ -38,7 +38,17 @@ var knownClients = []knownClient{
 	{"inspector", "MCP Inspector", "native",
 		[]string{"http://localhost:6274/oauth/callback"},
 		"http://localhost with any port (RFC 8252 §7.3)"},
+	// One registration for the native clients on loopback, to stay within registration
+	// rate limits; the loopback-any-port and iss checks use it.
+	{"loopback", "Claude Code, Codex, Gemini CLI, Copilot CLI, mcp-remote, Goose, opencode", "native",
+		[]string{loopbackProbe, "http://127.0.0.1:33418/callback/mcpguard-doctor", "http://localhost:7777/oauth/callback",
+			"http://127.0.0.1:33418/", "http://localhost:3334/oauth/callback", "http://127.0.0.1/oauth_callback", "http://127.0.0.1:19876/mcp/oauth/callback"},
+		"http://localhost and http://127.0.0.1 with any path and port (RFC 8252 §7.3)"},
 }
+
+// loopbackProbe is the redirect URI of redirect-uris/loopback that the
+// authorization-response checks send, on another port.
+const loopbackProbe = "http://localhost:3118/callback"
 
 // asMetaDoc is RFC 8414 §2 authorization server metadata, as far as MCP clients read it.
 type asMetaDoc struct {
@@ -49,6 +59,8 @@ type asMetaDoc struct {
 	RegistrationEndpoint          string   `json:"registration_endpoint"`
 	CodeChallengeMethodsSupported []string `json:"code_challenge_methods_supported"`
 	CIMDSupported                 bool     `json:"client_id_metadata_document_supported"`
+	TokenEndpointAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
+	ISSSupported                  bool     `json:"authorization_response_iss_parameter_supported"`
 }
 
 // asMetadataURLs are the well-known URLs of issuer in the order MCP clients try them
@@ -277,16 +289,21 @@ func (d *diagnosis) checkRedirectURIs(ctx context.Context) {
 		why = "the registration_endpoint is not usable"
 	}
 	for _, c := range knownClients {
-		if why != "" {
+		switch {
+		case !d.wanted("redirect-uris/" + c.id):
+		case why != "":
 			d.skip("redirect-uris/"+c.id, why)
-		} else {
-			d.register(ctx, c)
+		default:
+			if id := d.register(ctx, c); c.id == "loopback" {
+				d.loopbackClient = id
+			}
 		}
 	}
 }
 
-// register registers c and reports whether every redirect URI was accepted.
-func (d *diagnosis) register(ctx context.Context, c knownClient) {
+// register registers c and reports whether every redirect URI was accepted; it returns
+// the client_id when they were.
+func (d *diagnosis) register(ctx context.Context, c knownClient) string {
 	name := "redirect-uris/" + c.id
 	body, _ := json.Marshal(map[string]any{
 		"client_name":                "mcpguard doctor (" + c.name + ")",
@@ -323,6 +340,7 @@ func (d *diagnosis) register(ctx context.Context, c knownClient) {
 			d.fail(name, fmt.Sprintf("registered as client_id %q, but without %s", answer.ClientID, strings.Join(dropped, " ")), fix)
 		} else {
 			d.pass(name, fmt.Sprintf("registered %s as client_id %q", uris, answer.ClientID))
+			return answer.ClientID
 		}
 	case r.status == http.StatusTooManyRequests:
 		d.fail(name, fmt.Sprintf("registration was rate limited (Retry-After: %s)", r.header.Get("Retry-After")),
@@ -333,4 +351,5 @@ func (d *diagnosis) register(ctx context.Context, c knownClient) {
 		d.fail(name, fmt.Sprintf("registering %s answered %s", uris, describeStatus(r)),
 			"answer a valid registration with 201 Created (RFC 7591 §3.2.1)")
 	}
+	return ""
 }

@@ -28,8 +28,11 @@ PASS, FAIL with what is wrong and how to fix it, or SKIP when an earlier failure
 a check impossible. The exit status is non-zero when any check fails.
 
 The redirect-uris checks register one client per known MCP client (Claude, ChatGPT,
-VS Code, Cursor, MCP Inspector) at the authorization server's registration endpoint;
---no-register skips them.
+VS Code, Cursor, MCP Inspector) and one for the native clients on loopback at the
+authorization server's registration endpoint; --no-register skips them. With the
+loopback client, loopback-any-port and iss send one authorization request (with an
+unsupported response_type: no login, no code) and read the error response.
+--client NAME runs only what that client checks (and what those checks need).
 
 flags:
 `
@@ -40,6 +43,7 @@ type flags struct {
 	json     bool
 	timeout  time.Duration
 	register bool
+	client   string // --client: only this known client's gates
 }
 
 // Options are what Run takes from its caller rather than from the command line.
@@ -118,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.BoolVar(&opts.json, "json", false, "print the results as a JSON array of {name, ok, skipped, detail, fix}")
 	fs.DurationVar(&opts.timeout, "timeout", 10*time.Second, "time limit of each request")
 	noRegister := fs.Bool("no-register", false, "do not register the known clients (skips the redirect-uris checks)")
+	fs.StringVar(&opts.client, "client", "", "run only the gates of this known client: "+clientIDs())
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -130,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		args = fs.Args()[1:]
 	}
 	opts.register = !*noRegister
+	if _, ok := clientByID(opts.client); opts.client != "" && !ok {
+		return opts, fmt.Errorf("doctor: --client %q is not a known client (%s)", opts.client, clientIDs())
+	}
 	if len(positional) != 1 {
 		fs.Usage()
 		return opts, errors.New("doctor: give exactly one MCP URL")
@@ -182,6 +190,7 @@ type diagnosis struct {
 	resourceMetadata string     // from the 401's challenge; "" if none
 	prm              *prmDoc    // the metadata document clients would use
 	asMeta           *asMetaDoc // the authorization server metadata; nil if not found
+	loopbackClient   string     // the client_id registered by redirect-uris/loopback
 }
 
 func (d *diagnosis) pass(name, note string) {
@@ -203,23 +212,26 @@ func (d *diagnosis) run(ctx context.Context) []checkResult {
 		for _, name := range d.laterChecks() {
 			d.skip(name, "the MCP URL did not answer")
 		}
-		return d.results
+		return d.filter(d.results)
 	}
 	d.checkPRM(ctx)
 	d.checkASMetadata(ctx)
+	d.checkNoneWithCIMD()
+	d.checkSameOrigin()
 	d.checkCORS(ctx)
 	d.checkRedirectURIs(ctx)
-	return d.results
+	d.checkAuthorizationResponse(ctx)
+	return d.filter(d.results)
 }
 
 // laterChecks are the names of the checks after the first, as run prints them.
 func (d *diagnosis) laterChecks() []string {
 	names := []string{"prm-path", "prm-root", "as-metadata", "issuer", "pkce-s256", "registration", "endpoints",
-		"cors-preflight", "cors-challenge", "cors-metadata"}
+		"none-with-cimd", "endpoints-same-origin", "cors-preflight", "cors-challenge", "cors-metadata"}
 	for _, c := range knownClients {
 		names = append(names, "redirect-uris/"+c.id)
 	}
-	return names
+	return append(names, "loopback-any-port", "iss")
 }
 
 // response is an answer, body read (at most 1 MiB).

@@ -18,8 +18,8 @@ func TestGoodDeployment(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	wantNames := []string{"challenge", "prm-path", "prm-root", "as-metadata", "issuer", "pkce-s256", "registration", "endpoints",
-		"cors-preflight", "cors-challenge", "cors-metadata", "redirect-uris/claude", "redirect-uris/chatgpt",
-		"redirect-uris/vscode", "redirect-uris/cursor", "redirect-uris/inspector"}
+		"none-with-cimd", "endpoints-same-origin", "cors-preflight", "cors-challenge", "cors-metadata", "redirect-uris/claude", "redirect-uris/chatgpt",
+		"redirect-uris/vscode", "redirect-uris/cursor", "redirect-uris/inspector", "redirect-uris/loopback", "loopback-any-port", "iss"}
 	if len(lines) != len(wantNames) {
 		t.Fatalf("doctor printed %d lines, want %d:\n%s", len(lines), len(wantNames), out)
 	}
@@ -31,7 +31,8 @@ func TestGoodDeployment(t *testing.T) {
 	if !strings.Contains(lines[0], `scope="mcp:read"`) {
 		t.Errorf("the challenge line %q does not note the scope parameter", lines[0])
 	}
-	want := []string{"mcpguard doctor (Claude)", "mcpguard doctor (ChatGPT)", "mcpguard doctor (VS Code)", "mcpguard doctor (Cursor)", "mcpguard doctor (MCP Inspector)"}
+	want := []string{"mcpguard doctor (Claude)", "mcpguard doctor (ChatGPT)", "mcpguard doctor (VS Code)", "mcpguard doctor (Cursor)", "mcpguard doctor (MCP Inspector)",
+		"mcpguard doctor (Claude Code, Codex, Gemini CLI, Copilot CLI, mcp-remote, Goose, opencode)"}
 	if got := f.registrations(); !reflect.DeepEqual(got, want) {
 		t.Errorf("registrations = %q, want %q", got, want)
 	}
@@ -182,6 +183,36 @@ func TestBrokenDeployments(t *testing.T) {
 			wantFix:    "let preflights through without credentials",
 		},
 		{
+			name:       "CIMD without none",
+			breakIt:    func(f *fakeDeployment) { f.authMethods = []string{"client_secret_basic"} },
+			wantFailed: []string{"none-with-cimd"},
+			wantFix:    "claude.ai uses its metadata document only then",
+		},
+		{
+			name:       "authorization endpoint on another origin",
+			breakIt:    func(f *fakeDeployment) { f.authorizeOrigin = "https://login.example" },
+			wantFailed: []string{"endpoints-same-origin", "loopback-any-port"},
+			wantFix:    "Codex refuses",
+		},
+		{
+			name:       "iss advertised, not sent",
+			breakIt:    func(f *fakeDeployment) { f.iss = "-" },
+			wantFailed: []string{"iss"},
+			wantFix:    "Claude Code and Codex reject the response otherwise",
+		},
+		{
+			name:       "iss of another issuer",
+			breakIt:    func(f *fakeDeployment) { f.iss = "https://accounts.google.com" },
+			wantFailed: []string{"iss"},
+			wantFix:    "byte for byte",
+		},
+		{
+			name:       "loopback port exact",
+			breakIt:    func(f *fakeDeployment) { f.exactPort = true },
+			wantFailed: []string{"loopback-any-port"},
+			wantFix:    "RFC 8252 §7.3",
+		},
+		{
 			name:       "cursor redirect URI refused",
 			breakIt:    func(f *fakeDeployment) { f.refuse = "cursor:" },
 			wantFailed: []string{"redirect-uris/cursor"},
@@ -231,8 +262,8 @@ func TestSkips(t *testing.T) {
 	dead := "http://" + ln.Addr().String() + "/mcp"
 	ln.Close()
 	out, err = runTest(t, "--timeout", "2s", dead)
-	if err == nil || !strings.HasPrefix(out, "FAIL challenge: ") || strings.Count(out, "SKIP ") != 15 {
-		t.Errorf("doctor %s = %v, want a failed challenge and 15 skipped checks:\n%s", dead, err, out)
+	if err == nil || !strings.HasPrefix(out, "FAIL challenge: ") || strings.Count(out, "SKIP ") != 20 {
+		t.Errorf("doctor %s = %v, want a failed challenge and 20 skipped checks:\n%s", dead, err, out)
 	}
 }
 
@@ -243,8 +274,8 @@ func TestJSONOutput(t *testing.T) {
 		t.Fatalf("doctor --json = %v\n%s", err, out)
 	}
 	results := parseJSON(t, out)
-	if len(results) != 16 || results[0].Name != "challenge" || !results[0].OK {
-		t.Fatalf("--json results = %+v, want 16 starting with a passed challenge", results)
+	if len(results) != 21 || results[0].Name != "challenge" || !results[0].OK {
+		t.Fatalf("--json results = %+v, want 21 starting with a passed challenge", results)
 	}
 	var raw []map[string]any
 	json.Unmarshal([]byte(out), &raw)
@@ -283,5 +314,31 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(host); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// TestClientFlag: --client runs the prerequisites and that client's gates only, and
+// registers only the client its redirect-uris check covers.
+func TestClientFlag(t *testing.T) {
+	f := startFakeDeployment(t)
+	out, err := runTest(t, "--client", "Codex", f.mcpURL)
+	if err != nil {
+		t.Fatalf("doctor --client Codex = %v\n%s", err, out)
+	}
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimPrefix(l, "PASS "), ":")
+		names = append(names, name)
+	}
+	want := []string{"challenge", "prm-path", "prm-root", "as-metadata", "issuer", "pkce-s256", "registration", "endpoints",
+		"endpoints-same-origin", "redirect-uris/loopback", "iss"}
+	if !slices.Equal(names, want) {
+		t.Errorf("doctor --client codex ran %q, want %q", names, want)
+	}
+	if got := f.registrations(); len(got) != 1 {
+		t.Errorf("registrations = %q, want the loopback one only", got)
+	}
+	if _, err := runTest(t, "--client", "nope", f.mcpURL); err == nil || !strings.Contains(err.Error(), "claude-code") {
+		t.Errorf("doctor --client nope = %v, want an error listing the clients", err)
 	}
 }

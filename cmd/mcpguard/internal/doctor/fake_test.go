@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -31,9 +32,14 @@ type fakeDeployment struct {
 	registration    bool
 	cimd            bool
 	refuse          string // /register refuses redirect URIs with this prefix
+	authMethods     []string
+	iss             string // the iss /authorize sends back: "" the issuer, "-" none
+	exactPort       bool   // /authorize refuses a loopback redirect URI on another port
+	authorizeOrigin string // the origin of authorization_endpoint; "" is the issuer's
 
 	mu         sync.Mutex
 	registered []string // client_name of each registration
+	uris       []string // every redirect URI registered
 }
 
 // startFakeDeployment serves a deployment every check passes, until a test breaks it.
@@ -49,6 +55,7 @@ func startFakeDeployment(t *testing.T) *fakeDeployment {
 	f.preflightStatus = http.StatusNoContent
 	f.prmResource, f.prmServers, f.prmScopes = f.mcpURL, []string{srv.URL}, []string{"mcp:read", "mcp:write"}
 	f.issuer, f.pkce, f.registration, f.cimd = srv.URL, []string{"S256"}, true, true
+	f.authMethods = []string{"none"}
 	return f
 }
 
@@ -87,10 +94,12 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/.well-known/oauth-authorization-server":
 		h.Set("Access-Control-Allow-Origin", "*")
 		m := map[string]any{
-			"issuer":                                f.issuer,
-			"authorization_endpoint":                f.url + "/authorize",
-			"token_endpoint":                        f.url + "/token",
-			"client_id_metadata_document_supported": f.cimd,
+			"issuer":                                         f.issuer,
+			"authorization_endpoint":                         cmpOr(f.authorizeOrigin, f.url) + "/authorize",
+			"token_endpoint_auth_methods_supported":          f.authMethods,
+			"authorization_response_iss_parameter_supported": true,
+			"token_endpoint":                                 f.url + "/token",
+			"client_id_metadata_document_supported":          f.cimd,
 		}
 		if f.pkce != nil {
 			m["code_challenge_methods_supported"] = f.pkce
@@ -116,12 +125,44 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.mu.Lock()
 		f.registered = append(f.registered, req.ClientName)
+		f.uris = append(f.uris, req.RedirectURIs...)
 		n := len(f.registered)
 		f.mu.Unlock()
 		writeJSON(http.StatusCreated, map[string]any{"client_id": fmt.Sprintf("client-%d", n), "redirect_uris": req.RedirectURIs})
+	case r.URL.Path == "/authorize":
+		q := r.URL.Query()
+		redirect := q.Get("redirect_uri")
+		if f.exactPort && !f.registeredURI(redirect) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		back := url.Values{"error": {"unsupported_response_type"}, "state": {q.Get("state")}}
+		switch f.iss {
+		case "":
+			back.Set("iss", f.issuer)
+		case "-":
+		default:
+			back.Set("iss", f.iss)
+		}
+		h.Set("Location", redirect+"?"+back.Encode())
+		w.WriteHeader(http.StatusFound)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// registeredURI reports whether u was registered exactly.
+func (f *fakeDeployment) registeredURI(u string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Contains(f.uris, u)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (f *fakeDeployment) registrations() []string {

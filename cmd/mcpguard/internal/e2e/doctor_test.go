@@ -38,8 +38,8 @@ func runDoctor(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgePr
 		t.Fatalf("doctor = %v, want nil; requests:\n%s", err, s.edge.since(hops))
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 16 {
-		t.Errorf("doctor printed %d lines, want 16", len(lines))
+	if len(lines) != 21 {
+		t.Errorf("doctor printed %d lines, want 21", len(lines))
 	}
 	for _, l := range lines {
 		if !strings.HasPrefix(l, "PASS ") {

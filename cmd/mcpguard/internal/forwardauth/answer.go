@@ -89,15 +89,16 @@ func (d *Decider) denial(v *verdict) denial {
 			return den.(denial)
 		}
 	}
-	den := renderDenial(v)
+	den := renderDenial(v, d.credentialHint)
 	if cacheable {
 		d.denials.Store(key, den)
 	}
 	return den
 }
 
-// renderDenial builds the challenge and body of a denial.
-func renderDenial(v *verdict) denial {
+// renderDenial builds the challenge and body of a denial. hint, when set, describes a
+// 401 for a request without a credential (Options.CredentialHint).
+func renderDenial(v *verdict, hint string) denial {
 	var den denial
 	code, desc := "access_denied", v.decision.Message
 	switch {
@@ -109,6 +110,8 @@ func renderDenial(v *verdict) denial {
 		code = "unauthorized"
 		if v.decision.InvalidToken() {
 			c.Error, c.Description = oauth.ErrorInvalidToken, desc
+		} else if hint != "" {
+			c.Description, desc = hint, hint
 		}
 		den.challenge = []string{c.String()}
 	case v.decision.Reason == policy.ReasonInsufficientScope:

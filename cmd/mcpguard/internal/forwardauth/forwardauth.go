@@ -68,6 +68,11 @@ type Options struct {
 	BodyReadTimeout time.Duration
 	// Now is the clock decisions are timed with; nil means time.Now.
 	Now func() time.Time
+	// CredentialHint, when set, is the error_description of a 401 for a request that
+	// presented no credential: where the credential goes. mcpguard sets it when no
+	// authorization server runs, so a client (and the person reading its error) learns
+	// which header takes the API key instead of looking for an OAuth flow.
+	CredentialHint string
 }
 
 // Decider is what /auth needs to judge a request. Its caches are bounded by the
@@ -82,6 +87,7 @@ type Decider struct {
 	latency                   prometheus.Histogram
 	bodyReadTimeout           time.Duration
 	now                       func() time.Time
+	credentialHint            string
 	// needClient is set when an authenticator reads the client address (proxy identity).
 	needClient bool
 	// denials caches rendered denials by denialKey; the keys are bounded by the
@@ -117,6 +123,7 @@ func New(o Options) *Decider {
 		}),
 		bodyReadTimeout: o.BodyReadTimeout,
 		now:             o.Now,
+		credentialHint:  o.CredentialHint,
 		needClient:      needsClientAddr(o.Authenticators),
 	}
 	if d.bodyReadTimeout <= 0 {

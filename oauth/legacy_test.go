@@ -1,0 +1,97 @@
+package oauth
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestLegacyEndpointsAtMCPOrigin: a 2025-03-26 client uses /authorize, /token and
+// /register at the MCP server's origin. /authorize there goes on to the issuer's with the
+// same query; the flow completes at the issuer, whose iss the response carries; /register
+// and /token answer at the MCP origin as at the issuer. Requests on any other host are
+// served where they are.
+func TestLegacyEndpointsAtMCPOrigin(t *testing.T) {
+	e := newFlowEnv(t, nil)
+	const mcpHost = "mcp.example.com" // the host of flowResource
+	send := func(method, path, host string, form url.Values) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.srv.URL+path, nil)
+		if form != nil {
+			req, _ = http.NewRequest(method, e.srv.URL+path, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		req.Host = host
+		resp, err := e.browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+
+	q := authParams()
+	resp := send(http.MethodGet, "/authorize?"+q.Encode(), mcpHost, nil)
+	u := redirectOf(t, resp)
+	if want := e.srv.URL + "/authorize?" + q.Encode(); u.String() != want {
+		t.Fatalf("/authorize at the MCP origin → %s, want %s", u, want)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", resp.Header.Get("Cache-Control"))
+	}
+	// A request on another host (the issuer's, or a Host a proxy rewrote) is served there.
+	for _, host := range []string{"", "mcpguard:11000", "evil.example"} {
+		h := host
+		if h == "" {
+			h = e.srv.Listener.Addr().String()
+		}
+		if got := redirectOf(t, send(http.MethodGet, "/authorize?"+q.Encode(), h, nil)); got.Path != "/login" {
+			t.Errorf("/authorize on host %q → %s, want the login page", h, got)
+		}
+	}
+
+	// The whole flow from the forwarded URL, then the code redeemed at the MCP origin.
+	back := e.run(u.Query())
+	if back.Query().Get("iss") != e.srv.URL {
+		t.Fatalf("authorization response %s: iss is not the issuer", back)
+	}
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {back.Query().Get("code")}, "client_id": {pubClient},
+		"redirect_uri": {pubRedirect}, "code_verifier": {flowVerifier},
+	}
+	resp = send(http.MethodPost, "/token", mcpHost, form)
+	body := readBody(t, resp)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /token at the MCP origin = %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+// TestLegacyHosts: only a root issuer's resources on other hosts are forwarded.
+func TestLegacyHosts(t *testing.T) {
+	tests := []struct {
+		name, issuer string
+		resources    []string
+		want         []string
+	}{
+		{"other host", "https://auth.example.com", []string{"https://mcp.example.com/mcp", "https://MCP2.example.com:8443/x"}, []string{"mcp.example.com", "mcp2.example.com"}},
+		{"same host as the issuer", "http://localhost:11000", []string{"http://localhost:11000/mcp"}, nil},
+		{"issuer with a path", "https://example.com/auth", []string{"https://mcp.example.com/mcp"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			iss, err := parseIssuer(tt.issuer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := legacyHosts(iss, tt.resources)
+			if len(got) != len(tt.want) {
+				t.Fatalf("legacyHosts(%s, %q) = %v, want %q", tt.issuer, tt.resources, got, tt.want)
+			}
+			for _, h := range tt.want {
+				if !got[h] {
+					t.Errorf("legacyHosts(%s, %q) = %v, want %q among them", tt.issuer, tt.resources, got, h)
+				}
+			}
+		})
+	}
+}
