@@ -1,0 +1,35 @@
+package store_test
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mcpguard/mcpguard/store"
+	"github.com/mcpguard/mcpguard/store/storetest"
+)
+
+// freshRedis empties the test server's database 0 and returns its DSN.
+func freshRedis(t *testing.T) string {
+	t.Helper()
+	addr := redisAddr(t)
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	if err := c.FlushDB(t.Context()).Err(); err != nil {
+		t.Fatalf("FLUSHDB: %v", err)
+	}
+	return "redis://" + addr + "/0"
+}
+
+func TestRedis(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return mustOpen(t, freshRedis(t))
+	})
+}
+
+func TestRedisReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
+		dsn := freshRedis(t)
+		return mustOpen(t, dsn), mustOpen(t, dsn)
+	})
+}
