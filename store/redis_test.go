@@ -33,3 +33,17 @@ func TestRedisReplicas(t *testing.T) {
 		return mustOpen(t, dsn), mustOpen(t, dsn)
 	})
 }
+
+// TestRedisCluster runs the suite through the Cluster client: every key shares one hash
+// slot, so the scripts and transactions work unchanged.
+func TestRedisCluster(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		addr := redisClusterAddr(t)
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		if err := c.FlushAll(t.Context()).Err(); err != nil {
+			t.Fatalf("FLUSHALL: %v", err)
+		}
+		return mustOpen(t, "redis+cluster://"+addr)
+	})
+}

@@ -12,9 +12,12 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The database servers of the Redis and PostgreSQL tests: the real Debian packages,
@@ -139,7 +142,36 @@ func findServerBinary(name, install string, patterns ...string) (string, error) 
 
 // redisAddr starts redis-server on first use and returns its address.
 func redisAddr(t testing.TB) string {
-	return startServer(t, "redis", func(s *server) error {
+	return startServer(t, "redis", func(s *server) error { return startRedis(s) })
+}
+
+// redisClusterAddr starts a one-node Redis Cluster (every slot on the one node) on first
+// use and returns its address.
+func redisClusterAddr(t testing.TB) string {
+	return startServer(t, "redis-cluster", func(s *server) error {
+		if err := startRedis(s, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"); err != nil {
+			return err
+		}
+		c := redis.NewClient(&redis.Options{Addr: s.addr})
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.ClusterAddSlotsRange(ctx, 0, 16383).Err(); err != nil {
+			return fmt.Errorf("CLUSTER ADDSLOTSRANGE: %w", err)
+		}
+		for ctx.Err() == nil {
+			if info, _ := c.ClusterInfo(ctx).Result(); strings.Contains(info, "cluster_state:ok") {
+				return nil
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return fmt.Errorf("the one-node cluster did not reach cluster_state:ok; its output:\n%s", s.out)
+	})
+}
+
+// startRedis starts redis-server with extra arguments in a new directory on a free port.
+func startRedis(s *server, extra ...string) error {
+	{
 		bin, err := findServerBinary("redis-server", "apt-get install redis-server, or run scripts/install-test-deps.sh", "/usr/bin/redis-server", "/usr/local/bin/redis-server")
 		if err != nil {
 			return err
@@ -151,11 +183,12 @@ func redisAddr(t testing.TB) string {
 			return err
 		}
 		_, port, _ := net.SplitHostPort(s.addr)
-		if err := s.run(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir); err != nil {
+		argv := append([]string{bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir}, extra...)
+		if err := s.run(argv...); err != nil {
 			return err
 		}
 		return s.waitDial(10 * time.Second)
-	})
+	}
 }
 
 // postgresAddr starts PostgreSQL on first use and returns its address; the superuser
