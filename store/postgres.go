@@ -66,8 +66,11 @@ func openPostgres(ctx context.Context, dsn string, now func() time.Time) (*postg
 	return p, nil
 }
 
-// pgError wraps an error from pgx.
+// pgError wraps an error from pgx, as ErrUnavailable when the server could not be reached.
 func pgError(err error) error {
+	if u := unavailable("postgres", err); u != nil {
+		return u
+	}
 	return fmt.Errorf("store: postgres: %w", err)
 }
 
@@ -120,7 +123,7 @@ func (p *postgresStore) migrate(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("store: postgres migration %q: %w", f, err)
+			return pgError(fmt.Errorf("migration %q: %w", f, err))
 		}
 	}
 	if newest := slices.Max(append(applied, 0)); newest > latest {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,8 +56,20 @@ type redisStore struct {
 	closed atomic.Bool
 }
 
-// openRedis connects to the Redis the DSN names (see [redisOptions]) and checks it answers.
+// quietRedis turns off go-redis's own logger, which writes every failed dial to stderr
+// through the standard log package: the errors reach mcpguard's callers instead, and the
+// application logs once per change of the store's state.
+var quietRedis sync.Once
+
+// silent is a go-redis logger that drops everything.
+type silent struct{}
+
+// Printf implements go-redis's logger.
+func (silent) Printf(context.Context, string, ...any) {}
+
+// openRedis connects to the Redis the DSN names (see [redisClient]) and checks it answers.
 func openRedis(ctx context.Context, dsn string, now func() time.Time) (*redisStore, error) {
+	quietRedis.Do(func() { redis.SetLogger(silent{}) })
 	db, err := redisClient(dsn)
 	if err != nil {
 		return nil, err
@@ -145,10 +158,14 @@ func (r *redisStore) begin(ctx context.Context) error {
 	return nil
 }
 
-// redisError wraps an error from go-redis.
+// redisError wraps an error from go-redis, as ErrUnavailable when the server could not
+// be reached.
 func redisError(err error) error {
 	if errors.Is(err, redis.ErrClosed) {
 		return errClosed
+	}
+	if u := unavailable("redis", err); u != nil {
+		return u
 	}
 	return fmt.Errorf("store: redis: %w", err)
 }

@@ -68,6 +68,12 @@ func startServer(t testing.TB, name string, start func(s *server) error) string 
 	return s.addr
 }
 
+// init readies s for a start, keeping its address.
+func (s *server) init() *server {
+	s.cmd, s.dir, s.pid, s.err, s.out = nil, "", "", nil, &bytes.Buffer{}
+	return s
+}
+
 // stop ends the server and removes its directory.
 func (s *server) stop() {
 	if raw, err := os.ReadFile(s.pid); s.pid != "" && err == nil {
@@ -179,8 +185,10 @@ func startRedis(s *server, extra ...string) error {
 		if s.dir, err = os.MkdirTemp("", "mcpguard-redis-"); err != nil {
 			return err
 		}
-		if s.addr, err = freeAddr(); err != nil {
-			return err
+		if s.addr == "" {
+			if s.addr, err = freeAddr(); err != nil {
+				return err
+			}
 		}
 		_, port, _ := net.SplitHostPort(s.addr)
 		argv := append([]string{bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", s.dir}, extra...)
