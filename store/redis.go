@@ -36,6 +36,7 @@ var (
 	rkDenylist  = redisPrefix + "denylist"     // jti -> expiry: the denylist itself
 	rkRevoked   = redisPrefix + "revoked"      // family ID -> revoked at
 	rkKeys      = redisPrefix + "signing_keys" // hash: kid -> SigningKey
+	rkConsents  = redisPrefix + "consents"     // set of consent keys, for store migrate
 	rkSchema    = redisPrefix + "schema"       // schemaVersion
 	rkClient    = func(id string) string { return redisPrefix + "client:" + id }
 	rkCode      = func(h string) string { return redisPrefix + "code:" + h }
@@ -393,7 +394,13 @@ func (r *redisStore) PutConsent(ctx context.Context, c Consent) error {
 	if err != nil {
 		return err
 	}
-	if err := r.db.Set(ctx, rkConsent(consentKey(c.Subject, c.ClientID)), raw, 0).Err(); err != nil {
+	key := consentKey(c.Subject, c.ClientID)
+	_, err = r.db.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Set(ctx, rkConsent(key), raw, 0)
+		pipe.SAdd(ctx, rkConsents, key)
+		return nil
+	})
+	if err != nil {
 		return redisError(err)
 	}
 	return nil
