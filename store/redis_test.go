@@ -47,3 +47,12 @@ func TestRedisCluster(t *testing.T) {
 		return mustOpen(t, "redis+cluster://"+addr)
 	})
 }
+
+// TestRedisSentinel runs the suite through the Sentinel (failover) client, which asks a
+// real Sentinel for the master's address.
+func TestRedisSentinel(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		freshRedis(t) // empties the master
+		return mustOpen(t, "redis+sentinel://"+redisSentinelAddr(t)+"/0?master_name=mcpguard")
+	})
+}

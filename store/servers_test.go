@@ -175,6 +175,36 @@ func redisClusterAddr(t testing.TB) string {
 	})
 }
 
+// redisSentinelAddr starts a Sentinel watching the test Redis as master "mcpguard" on
+// first use and returns the Sentinel's address.
+func redisSentinelAddr(t testing.TB) string {
+	master := redisAddr(t)
+	return startServer(t, "redis-sentinel", func(s *server) error {
+		var err error
+		if s.dir, err = os.MkdirTemp("", "mcpguard-sentinel-"); err != nil {
+			return err
+		}
+		if s.addr, err = freeAddr(); err != nil {
+			return err
+		}
+		host, port, _ := net.SplitHostPort(master)
+		_, own, _ := net.SplitHostPort(s.addr)
+		conf := filepath.Join(s.dir, "sentinel.conf") // Sentinel rewrites its configuration file
+		body := fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor mcpguard %s %s 1\n", own, s.dir, host, port)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return err
+		}
+		bin, err := findServerBinary("redis-server", "apt-get install redis-server, or run scripts/install-test-deps.sh", "/usr/bin/redis-server")
+		if err != nil {
+			return err
+		}
+		if err := s.run(bin, conf, "--sentinel"); err != nil {
+			return err
+		}
+		return s.waitDial(10 * time.Second)
+	})
+}
+
 // startRedis starts redis-server with extra arguments in a new directory on a free port.
 func startRedis(s *server, extra ...string) error {
 	{
