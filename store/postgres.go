@@ -288,15 +288,14 @@ func (p *postgresStore) RevokeAccessToken(ctx context.Context, jti string, expir
 	if jti == "" {
 		return errNoJTI
 	}
-	if err := p.begin(ctx); err != nil {
-		return err
-	}
-	_, err := p.db.Exec(ctx, `INSERT INTO mcpguard_access_denylist (jti, expires_at) VALUES ($1, $2)
-		ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(mcpguard_access_denylist.expires_at, EXCLUDED.expires_at)`, jti, expiresAt)
-	if err != nil {
-		return pgError(err)
-	}
-	return nil
+	return p.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO mcpguard_access_denylist (jti, expires_at) VALUES ($1, $2)
+			ON CONFLICT (jti) DO UPDATE SET expires_at = GREATEST(mcpguard_access_denylist.expires_at, EXCLUDED.expires_at)`, jti, expiresAt)
+		if err != nil {
+			return pgError(err)
+		}
+		return notify(ctx, tx, Revocation{JTI: jti, Expires: expiresAt})
+	})
 }
 
 // AccessTokenRevoked implements [Store]. An entry past its expiry still answers true

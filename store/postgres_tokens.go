@@ -209,6 +209,14 @@ func revokeFamilyLocked(ctx context.Context, tx pgx.Tx, familyID string, now tim
 	if err != nil {
 		return pgError(err)
 	}
+	return notify(ctx, tx, Revocation{Family: familyID})
+}
+
+// notify publishes rev to every replica's Subscribe when tx commits.
+func notify(ctx context.Context, tx pgx.Tx, rev Revocation) error {
+	if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", revocationChannel, rev.payload()); err != nil {
+		return pgError(err)
+	}
 	return nil
 }
 

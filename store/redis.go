@@ -363,6 +363,7 @@ func (r *redisStore) RevokeAccessToken(ctx context.Context, jti string, expiresA
 	if err := r.db.ZAddGT(ctx, rkDenylist, redis.Z{Score: score(expiresAt), Member: jti}).Err(); err != nil {
 		return redisError(err)
 	}
+	r.publish(ctx, Revocation{JTI: jti, Expires: expiresAt})
 	return nil
 }
 

@@ -210,6 +210,7 @@ func (r *redisStore) RotateRefreshToken(ctx context.Context, oldHash string, nex
 	case errors.Is(err, ErrNotFound):
 		return RefreshToken{}, err
 	case err == nil && reused:
+		r.publish(ctx, Revocation{Family: old.FamilyID})
 		return old, ErrTokenReused
 	}
 	return old, err
@@ -234,9 +235,13 @@ func (r *redisStore) RevokeFamily(ctx context.Context, familyID string, now time
 	if familyID == "" {
 		return errNoFamily
 	}
-	return r.watch(ctx, func(tx *redis.Tx) error {
+	err := r.watch(ctx, func(tx *redis.Tx) error {
 		return revokeFamilyTx(ctx, tx, familyID, now)
 	}, rkFamily(familyID), rkFamilyRev(familyID))
+	if err == nil {
+		r.publish(ctx, Revocation{Family: familyID})
+	}
+	return err
 }
 
 // revokeFamilyTx records familyID as revoked (keeping the first time) and revokes its
