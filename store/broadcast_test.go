@@ -20,8 +20,12 @@ type hearing struct {
 	missed int
 }
 
-func (h *hearing) heardFn(r store.Revocation) { h.mu.Lock(); h.heard = append(h.heard, r); h.mu.Unlock() }
-func (h *hearing) missedFn()                  { h.mu.Lock(); h.missed++; h.mu.Unlock() }
+func (h *hearing) heardFn(r store.Revocation) {
+	h.mu.Lock()
+	h.heard = append(h.heard, r)
+	h.mu.Unlock()
+}
+func (h *hearing) missedFn() { h.mu.Lock(); h.missed++; h.mu.Unlock() }
 
 // has reports whether ok holds for something heard, and how many reconnections were reported.
 func (h *hearing) has(ok func(store.Revocation) bool) (bool, int) {
