@@ -240,11 +240,12 @@ func postgresAddr(t testing.TB) string {
 			return err
 		}
 		postgres := filepath.Join(filepath.Dir(initdb), "postgres")
-		if s.dir, err = os.MkdirTemp("", "mcpguard-postgres-"); err != nil {
-			return err
-		}
 		var prefix []string
 		if os.Geteuid() == 0 {
+			// Under /tmp, not $TMPDIR: the postgres user must reach the directory.
+			if s.dir, err = os.MkdirTemp("/tmp", "mcpguard-postgres-"); err != nil {
+				return err
+			}
 			u, err := user.Lookup("postgres")
 			if err != nil {
 				return fmt.Errorf("running as root, and PostgreSQL refuses to: there is no postgres user to run it as (%v; %s)", err, install)
@@ -255,6 +256,8 @@ func postgresAddr(t testing.TB) string {
 				return err
 			}
 			prefix = []string{"runuser", "-u", "postgres", "--"}
+		} else if s.dir, err = os.MkdirTemp("", "mcpguard-postgres-"); err != nil {
+			return err
 		}
 		data := filepath.Join(s.dir, "data")
 		s.pid = filepath.Join(data, "postmaster.pid")
