@@ -120,3 +120,16 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestKnownStore(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"memory://": true, "bolt:///var/lib/mcpguard/mcpguard.db": true, "bolt://relative.db": false,
+		"redis://r:6379/0": true, "rediss://r:6380/0": true, "redis+sentinel://s:26379/0?master_name=m": true,
+		"redis+cluster://n:6379": true, "postgres://u@db/mcpguard": true, "postgresql://u@db/mcpguard": true,
+		"mysql://u@db/x": false, "redis": false, "": false,
+	} {
+		if got := knownStore(dsn); got != want {
+			t.Errorf("knownStore(%q) = %v, want %v", dsn, got, want)
+		}
+	}
+}
