@@ -121,7 +121,9 @@ type OwnTokensConfig struct {
 // token's revocation status is asked of the RevocationChecker once, the first time
 // this process sees it; after that the verified token is cached (by SHA-256, bounded,
 // never past its exp) and only the Denylist is consulted. A revocation made by another
-// replica is therefore seen by this one at the latest when the token expires.
+// replica is therefore seen by this one when it reaches the Denylist (package oauth
+// puts there what a shared store broadcasts, within about a second), and at the latest
+// when the token expires.
 // An OwnTokens is safe for concurrent use.
 type OwnTokens struct {
 	ctx         context.Context
@@ -257,6 +259,13 @@ func (v *OwnTokens) cached(sum [sha256.Size]byte, now time.Time) (Principal, boo
 		return now.Before(e.exp) && !v.denied(e.jti, e.family, now)
 	})
 	return e.p, ok
+}
+
+// Forget drops every verified token from the cache, so each is verified and its
+// revocation asked about again on its next use: for a replica that may have missed
+// revocations published by the others.
+func (v *OwnTokens) Forget() {
+	v.cache.Clear()
 }
 
 // denied asks the Denylist, when there is one.

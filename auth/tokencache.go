@@ -75,6 +75,14 @@ func (c *LRU[E]) Put(sum [sha256.Size]byte, e E) {
 	c.m[sum] = c.ll.PushFront(&lruEntry[E]{sum: sum, e: e})
 }
 
+// Clear drops every entry.
+func (c *LRU[E]) Clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ll.Init()
+	clear(c.m)
+}
+
 // Len returns the number of entries.
 func (c *LRU[E]) Len() int {
 	c.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/store"
 )
 
 // iatLeeway is the leeway auth.OwnTokens gives an access token's iat: a replica whose
@@ -39,8 +40,9 @@ func (s *Server) verifyAccessSignature(ctx context.Context, token string, _ time
 	return s.verifier.VerifySignature(ctx, token)
 }
 
-// denylist holds the revocations this process made, so they take effect at once for
-// tokens it has already verified and cached (it is the verifier's auth.Denylist).
+// denylist holds the revocations this process made, and those other replicas sharing
+// the store published, so they take effect at once for tokens it has already verified
+// and cached (it is the verifier's auth.Denylist).
 // Entries end when no token they cover can still be valid.
 type denylist struct {
 	mu       sync.RWMutex
@@ -90,4 +92,20 @@ func (d *denylist) prune(now time.Time) {
 			delete(d.families, k)
 		}
 	}
+}
+
+// hearRevocations puts every revocation any replica sharing the store publishes on this
+// process's denylist until ctx ends, so a token this replica has verified and cached is
+// refused within moments of its revocation elsewhere. After a reconnection, when some
+// may have been missed, it forgets every verified token instead.
+func (s *Server) hearRevocations(ctx context.Context, b store.Broadcaster) {
+	_ = b.Subscribe(ctx, func(r store.Revocation) {
+		now := s.now()
+		switch {
+		case r.JTI != "":
+			s.deny.addJTI(r.JTI, r.Expires, now)
+		case r.Family != "":
+			s.deny.addFamily(r.Family, now.Add(s.ttl.access+iatLeeway), now)
+		}
+	}, s.verifier.Forget)
 }

@@ -77,6 +77,7 @@ func (f *frontChannel) writePage(w http.ResponseWriter, r *http.Request, status 
 // errorPage shows a plain error page and logs it: the one writer of the front
 // channel's error pages. message is the page's text; fl.cause is for the log only.
 func (f *frontChannel) errorPage(w http.ResponseWriter, r *http.Request, status int, title, message string, fl failure) {
+	status, fl = fl.whenStoreDown(status)
 	logFailure(r, f.iss, status, title, fl)
 	f.writePage(w, r, status, "error.html", pageData{Title: title, Message: message}, "")
 }

@@ -132,6 +132,7 @@ func (reg *registry) handleRegister() http.Handler {
 
 // fail writes a registration error (RFC 7591 §3.2.2) and logs it.
 func (reg *registry) fail(w http.ResponseWriter, r *http.Request, status int, description string, f failure) {
+	status, f = f.whenStoreDown(status)
 	logFailure(r, reg.iss, status, description, f)
 	writeJSONError(w, status, f.code, description)
 }

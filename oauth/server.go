@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
+	"github.com/mcpguard/mcpguard/store"
 )
 
 // Server is mcpguard's OAuth 2.1 authorization server for MCP clients. It owns the
@@ -73,6 +74,9 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	}
 	if err := s.initKeys(ctx); err != nil {
 		return nil, err
+	}
+	if b, ok := c.Store.(store.Broadcaster); ok {
+		go s.hearRevocations(ctx, b)
 	}
 	// Last: an upstream provider starts its discovery in the background.
 	if s.accounts, err = newAccounts(ctx, c, iss, s.now); err != nil {

@@ -73,8 +73,13 @@ func invalidClient(basic bool, cause error) *tokenError {
 }
 
 // serverError is the answer to a store or signing failure; its cause is logged, not shown.
+// An unreachable store is 503 temporarily_unavailable instead (see failure.whenStoreDown).
 func serverError(cause error) *tokenError {
-	return &tokenError{status: http.StatusInternalServerError, description: "the authorization server could not complete the request", failure: failure{code: codeServerError, cause: cause}}
+	status, f := failure{code: codeServerError, cause: cause}.whenStoreDown(http.StatusInternalServerError)
+	if status == http.StatusServiceUnavailable {
+		return &tokenError{status: status, description: "the authorization server is temporarily unavailable; try again in a moment", failure: f}
+	}
+	return &tokenError{status: status, description: "the authorization server could not complete the request", failure: f}
 }
 
 // fail writes e with the headers every token answer carries, and logs it.

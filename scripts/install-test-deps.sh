@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
-# headless Chromium, the Express and Flask upstreams of the differential path test, and
-# nginx (with auth_request) and Caddy from Debian's packages when they are not on the PATH. Each step prints a line with its usual duration first.
+# headless Chromium, the Express and Flask upstreams of the differential path test,
+# nginx (with auth_request) and Caddy from Debian's packages when they are not on the PATH,
+# and redis-server and PostgreSQL, the servers the store tests start. Each step prints a
+# line with its usual duration first.
 set -euo pipefail
 
 # step says what is about to run and how long it usually takes, before it runs.
@@ -25,12 +27,14 @@ step "installing the Express and Flask upstreams when missing (under a minute, i
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 if [ ${#need[@]} -eq 0 ]; then
-    step "nginx and Caddy are installed"
+    step "nginx, Caddy, redis-server and PostgreSQL are installed"
     exit 0
 fi
 
-step "installing ${need[*]} from Debian (under a minute)…"
+step "installing ${need[*]} from Debian (about a minute)…"
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -39,3 +43,5 @@ $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
 # Debian starts the packaged services; the tests run their own instances on loopback.
 $sudo service nginx stop >/dev/null 2>&1 || true
 $sudo service caddy stop >/dev/null 2>&1 || true
+$sudo service redis-server stop >/dev/null 2>&1 || true
+$sudo service postgresql stop >/dev/null 2>&1 || true

@@ -26,6 +26,13 @@ func TestBolt(t *testing.T) {
 	})
 }
 
+func TestBoltReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
+		s := mustOpen(t, "bolt://"+boltPath(t))
+		return s, s // the file lock keeps a second process out
+	})
+}
+
 func TestBoltPersists(t *testing.T) {
 	ctx := t.Context()
 	path := boltPath(t)
@@ -172,7 +179,10 @@ func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		name, dsn, want string
 	}{
-		{name: "redis", dsn: "redis://user:hunter2@x:6379/0", want: `unsupported scheme "redis"`},
+		{name: "unknown scheme", dsn: "mysql://user:hunter2@x:3306/db", want: `unsupported scheme "mysql"`},
+		{name: "redis mode", dsn: "redis+nope://user:hunter2@x:6379/0", want: `unsupported scheme "redis+nope"`},
+		{name: "sentinel without master", dsn: "redis+sentinel://user:hunter2@x:26379/0", want: "master_name"},
+		{name: "postgres bad port", dsn: "postgres://user:hunter2@x:notaport/db", want: "postgres DSN"},
 		{name: "no scheme", dsn: "nonsense", want: "no scheme"},
 		{name: "empty", dsn: "", want: "no scheme"},
 		{name: "relative bolt path", dsn: "bolt://var/lib/mcpguard.db", want: "not absolute"},

@@ -37,3 +37,10 @@ func BenchmarkMemoryGetClient(b *testing.B) {
 		}
 	}
 }
+
+func TestMemoryReplicas(t *testing.T) {
+	storetest.RunReplicas(t, func(t *testing.T) (store.Store, store.Store) {
+		s := mustOpen(t, "memory://")
+		return s, s // one process holds a memory store alone
+	})
+}

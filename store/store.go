@@ -5,6 +5,9 @@
 //
 //	memory://                             in-process maps, for tests and single-shot runs
 //	bolt:///var/lib/mcpguard/mcpguard.db  an embedded bbolt file (the default)
+//	redis://[user:pass@]host:port/db      Redis, shared by several replicas (also rediss://,
+//	                                      redis+sentinel://, redis+cluster://)
+//	postgres://user:pass@host:port/db     PostgreSQL, shared by several replicas
 //
 // Codes and tokens are stored only as hashes (hex SHA-256); the hash is the key. No
 // error returned by this package contains a code, token, secret or hash.
@@ -191,7 +194,9 @@ type Store interface {
 
 // Config selects and configures a backend.
 type Config struct {
-	// DSN is "memory://" or "bolt:///absolute/path.db".
+	// DSN is "memory://", "bolt:///absolute/path.db", a Redis URL (redis://, rediss://,
+	// redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster://) or a
+	// PostgreSQL URL (postgres://, postgresql://).
 	DSN string
 	// Now is the clock GetClient, CountClients and AccessTokenRevoked check expiry against;
 	// nil means time.Now.
@@ -199,11 +204,12 @@ type Config struct {
 }
 
 // supportedDSNs is the list every DSN error shows.
-const supportedDSNs = `supported: "memory://", "bolt:///absolute/path.db"`
+const supportedDSNs = `supported: "memory://", "bolt:///absolute/path.db", "redis://host:port/db", "rediss://", "redis+sentinel://", "redis+cluster://", "postgres://user@host/db"`
 
 // New opens the backend cfg.DSN names. A bolt file and its missing parent directories
 // are created (directories 0700, file 0600); a file another process holds open is
-// reported after two seconds with an error naming the path.
+// reported after two seconds with an error naming the path. A Redis or PostgreSQL server
+// must answer within ten seconds; PostgreSQL's schema migrations are applied first.
 func New(cfg Config) (Store, error) {
 	now := cfg.Now
 	if now == nil {
@@ -224,6 +230,10 @@ func New(cfg Config) (Store, error) {
 			return nil, fmt.Errorf("store: bolt path %q is not absolute: write bolt:///absolute/path.db (%s)", rest, supportedDSNs)
 		}
 		return openBolt(filepath.Clean(rest), now)
+	case "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster":
+		return openRedis(context.Background(), cfg.DSN, now)
+	case "postgres", "postgresql":
+		return openPostgres(context.Background(), cfg.DSN, now)
 	default:
 		// Only the scheme is echoed: the rest of a DSN may hold a password.
 		return nil, fmt.Errorf("store: unsupported scheme %q (%s)", scheme, supportedDSNs)

@@ -108,6 +108,8 @@ func printConfig(w io.Writer, c config) error {
 		switch {
 		case secretVars[key] && s != "":
 			s = "<redacted>"
+		case key == "STORE":
+			s = redactDSN(s)
 		case key == "TRUSTED_PROXIES":
 			s = prefixes(c.trustedProxies)
 		case key == "PROXY_AUTH_TRUSTED_CIDRS":

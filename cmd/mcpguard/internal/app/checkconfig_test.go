@@ -10,20 +10,37 @@ import (
 
 func TestCheckConfigRedacts(t *testing.T) {
 	var stdout syncBuffer
-	env := map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp"}
+	env := map[string]string{"MCP_PROXY_API_KEY": testKey, "RESOURCE_URL": "https://mcp.example.com/mcp",
+		"STORE": "postgres://mcpguard:hunter2@db.example:5432/mcpguard?sslmode=require"}
 	err := Run(context.Background(), []string{"mcpguard", "check-config", "-port", "12000"}, func(k string) string { return env[k] },
 		strings.NewReader(""), &stdout, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := stdout.String()
-	for _, want := range []string{"MCP_PROXY_API_KEY=<redacted>", "PORT=12000", "RESOURCE_URL=https://mcp.example.com/mcp", "# resource: https://mcp.example.com/mcp"} {
+	for _, want := range []string{"MCP_PROXY_API_KEY=<redacted>", "STORE=postgres://mcpguard:xxxxx@db.example:5432/mcpguard?sslmode=require", "PORT=12000", "RESOURCE_URL=https://mcp.example.com/mcp", "# resource: https://mcp.example.com/mcp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check-config output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, testKey) {
-		t.Errorf("check-config printed the key:\n%s", out)
+	if strings.Contains(out, testKey) || strings.Contains(out, "hunter2") {
+		t.Errorf("check-config printed the key or the store's password:\n%s", out)
+	}
+}
+
+func TestRedactDSN(t *testing.T) {
+	tests := []struct{ name, dsn, want string }{
+		{name: "bolt", dsn: "bolt:///var/lib/mcpguard/mcpguard.db", want: "bolt:///var/lib/mcpguard/mcpguard.db"},
+		{name: "redis user info", dsn: "rediss://default:hunter2@redis.example:6380/0", want: "rediss://default:xxxxx@redis.example:6380/0"},
+		{name: "sentinel password parameter", dsn: "redis+sentinel://s1:26379/0?master_name=m&password=hunter2", want: "redis+sentinel://s1:26379/0?master_name=m&password=redacted"},
+		{name: "unparsable", dsn: "postgres://u:hunter2@x:%zz/db", want: "postgres://<redacted>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redactDSN(tt.dsn); got != tt.want {
+				t.Errorf("redactDSN(%q) = %q, want %q", tt.dsn, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -100,6 +117,19 @@ func TestFormatDuration(t *testing.T) {
 	} {
 		if got := formatDuration(d); got != want {
 			t.Errorf("formatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestKnownStore(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"memory://": true, "bolt:///var/lib/mcpguard/mcpguard.db": true, "bolt://relative.db": false,
+		"redis://r:6379/0": true, "rediss://r:6380/0": true, "redis+sentinel://s:26379/0?master_name=m": true,
+		"redis+cluster://n:6379": true, "postgres://u@db/mcpguard": true, "postgresql://u@db/mcpguard": true,
+		"mysql://u@db/x": false, "redis": false, "": false,
+	} {
+		if got := knownStore(dsn); got != want {
+			t.Errorf("knownStore(%q) = %v, want %v", dsn, got, want)
 		}
 	}
 }

@@ -289,8 +289,8 @@ func (c *config) validate() error {
 	if c.SessionSecret != "" && len(c.SessionSecret) < 32 {
 		bad("SESSION_SECRET", "must be at least 32 characters long")
 	}
-	if c.Provider != "" && !strings.HasPrefix(c.Store, "memory://") && !strings.HasPrefix(c.Store, "bolt:///") {
-		bad("STORE", "%q is neither memory:// nor bolt:///absolute/path.db", c.Store)
+	if c.Provider != "" && !knownStore(c.Store) {
+		bad("STORE", "%q is not memory://, bolt:///absolute/path.db, redis://, rediss://, redis+sentinel://, redis+cluster:// or postgres://", redactDSN(c.Store))
 	}
 	if c.AccessTokenTTL < 30*time.Second || c.AccessTokenTTL > 24*time.Hour {
 		bad("ACCESS_TOKEN_TTL", "must be between 30s and 24h")
@@ -393,4 +393,37 @@ func validHeaderName(s string) bool {
 		}
 	}
 	return true
+}
+
+// knownStore reports whether dsn names a store backend: the backend itself checks the rest.
+func knownStore(dsn string) bool {
+	scheme, _, ok := strings.Cut(dsn, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case "memory", "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster", "postgres", "postgresql":
+		return true
+	case "bolt":
+		return strings.HasPrefix(dsn[len(scheme)+3:], "/")
+	}
+	return false
+}
+
+// redactDSN is dsn with the password of its user information, and of a password=
+// parameter, replaced by "redacted", for messages and check-config.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		if _, rest, ok := strings.Cut(dsn, "://"); ok && strings.Contains(rest, "@") {
+			return dsn[:strings.Index(dsn, "://")] + "://<redacted>"
+		}
+		return dsn
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "redacted")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }

@@ -36,6 +36,7 @@ type Handler struct {
 	setup    *setup
 	decider  *forwardauth.Decider
 	timeouts timeouts
+	metrics  *metrics
 }
 
 // NewHandler reads the configuration (the environment through o.Getenv, then o.Args),
@@ -78,7 +79,7 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 	m.registry.MustRegister(d.Collectors()...)
 	rt := newRouter(log, deadlines{read: t.read, write: t.write})
 	addRoutes(rt, d, s.meta, s.as, ready, m, c.ProtectedPath)
-	return &Handler{routes: rt, cfg: c, log: log, setup: s, decider: d, timeouts: t}, nil
+	return &Handler{routes: rt, cfg: c, log: log, setup: s, decider: d, timeouts: t, metrics: m}, nil
 }
 
 // ServeHTTP answers one request.

@@ -36,6 +36,8 @@ commands:
   hash-key       read an API key on stdin and print its SHA-256 for API_KEYS_FILE
   hash-password  read a password on stdin and print its bcrypt hash for LOCAL_USERS_FILE
   healthcheck    exit 0 when the local server answers /healthz (for container probes)
+  store migrate --from DSN --to DSN
+                 copy the authorization server's state from one STORE into another
   version        print the version
   help           print this text (also -h, --help)
 
@@ -80,6 +82,8 @@ func runCommand(ctx context.Context, cmd string, args []string, getenv func(stri
 		return hashPassword(stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv)
+	case "store":
+		return storeCommand(ctx, args, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "mcpguard", version)
 		return err

@@ -39,6 +39,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	c, s, log := h.cfg, h.setup, h.log
 	if s.as != nil {
 		go gcStore(ctx, s.store, 10*time.Minute, log)
+		go watchStore(ctx, s.store, storeCheckInterval, h.metrics.newStoreUp(), log)
 	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {

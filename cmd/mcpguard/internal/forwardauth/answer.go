@@ -29,8 +29,9 @@ func IdentityHeaders() []string {
 	return []string{hdrUser, hdrEmail, hdrGroups, hdrScopes, hdrSource, hdrClientID, "Authorization"}
 }
 
-// write sends the verdict. Only 200, 401, 403 and (for internal faults) 500 are ever
-// written: nginx turns any other status into a 500, Envoy denies anything but 200.
+// write sends the verdict. Only 200, 401, 403, 500 for internal faults and 503 for an
+// unreachable store are ever written: nginx turns any status but 200, 401 and 403 into a
+// 500, Envoy denies anything but 200, Traefik and Caddy pass the 503 on.
 func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 	h := w.Header()
 	if v.status == http.StatusOK {
@@ -129,6 +130,8 @@ func renderDenial(v *verdict, hint string) denial {
 		code, desc = "invalid_request", "the path holds a dot segment, an empty segment, ;params, a backslash or an encoded separator, which upstream routers disagree on"
 	case v.status == http.StatusInternalServerError:
 		code, desc = "server_error", "internal error"
+	case v.status == http.StatusServiceUnavailable:
+		code, desc = "temporarily_unavailable", "the authorization server's store cannot be reached; try again in a moment"
 	}
 	if desc == "" {
 		desc = http.StatusText(v.status)

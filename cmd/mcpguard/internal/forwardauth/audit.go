@@ -77,7 +77,7 @@ func (d *Decider) outcome(k outcomeKey) *outcome {
 		result = "challenge"
 	case http.StatusForbidden:
 		result = "deny"
-	case http.StatusInternalServerError:
+	case http.StatusInternalServerError, http.StatusServiceUnavailable:
 		result = "error"
 	}
 	var resource string
@@ -90,7 +90,7 @@ func (d *Decider) outcome(k outcomeKey) *outcome {
 			Str("source", k.source).Str("resource", resource).Logger(),
 		level: zerolog.InfoLevel,
 	}
-	if k.status == http.StatusInternalServerError {
+	if k.status >= http.StatusInternalServerError {
 		oc.level = zerolog.ErrorLevel
 	}
 	actual, _ := d.outcomes.LoadOrStore(k, oc)

@@ -19,6 +19,7 @@ import (
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/policy"
+	"github.com/mcpguard/mcpguard/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
@@ -246,7 +247,12 @@ func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	}
 	if credErr != nil {
 		if !errors.Is(credErr, auth.ErrInvalidCredential) && credErr != errUnrecognized {
+			// A store that cannot be reached (a first-seen own token's revocation check)
+			// is an outage, not a failed credential: 503, never 401.
 			v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", credErr
+			if errors.Is(credErr, store.ErrUnavailable) {
+				v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
+			}
 			return
 		}
 		in.CredentialInvalid = true
