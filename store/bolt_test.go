@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -242,5 +244,35 @@ func BenchmarkBoltRotate(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestBoltAssertionSurvivesKill: a process that used an assertion ID and was then
+// killed (SIGKILL, no Close) leaves it on disk: after the file is opened again, the ID
+// is still refused. The test runs itself as that process.
+func TestBoltAssertionSurvivesKill(t *testing.T) {
+	exp := time.Now().Add(5 * time.Minute)
+	if path := os.Getenv("MCPGUARD_TEST_BOLT_KILL"); path != "" {
+		s, err := store.Open("bolt://" + path)
+		if err != nil {
+			t.Fatalf("Open() = %v", err)
+		}
+		if err := s.UseAssertionID(t.Context(), "client-1", "jti-1", exp); err != nil {
+			t.Fatalf("UseAssertionID() = %v", err)
+		}
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
+	path := boltPath(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBoltAssertionSurvivesKill$")
+	cmd.Env = append(os.Environ(), "MCPGUARD_TEST_BOLT_KILL="+path)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child = %v, want killed by SIGKILL; output:\n%s", err, out)
+	}
+	s := mustOpen(t, "bolt://"+path)
+	if err := s.UseAssertionID(t.Context(), "client-1", "jti-1", exp); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("UseAssertionID() after the kill = %v, want %v", err, store.ErrReplayed)
 	}
 }

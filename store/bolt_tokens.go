@@ -225,7 +225,10 @@ func (b *boltStore) GC(ctx context.Context, now time.Time) (n int, err error) {
 		})); err != nil {
 			return err
 		}
-		return add(sweep(tx, bucketDenylist, func(_ []byte, exp time.Time) bool { return expired(exp, now) }))
+		if err := add(sweep(tx, bucketDenylist, func(_ []byte, exp time.Time) bool { return expired(exp, now) })); err != nil {
+			return err
+		}
+		return add(gcAssertions(tx, now))
 	})
 	if err != nil {
 		return 0, err

@@ -22,6 +22,7 @@ type memory struct {
 	denylist        map[string]time.Time           // jti -> expires at
 	consents        map[string]Consent             // consentKey -> consent
 	keys            map[string]SigningKey
+	assertions      map[string]time.Time // assertionKey -> expires at; made on first use
 }
 
 // newMemory returns an empty memory store checking expiry against now.

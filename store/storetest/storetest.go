@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},
 		{"GC", testGC},
+		{"AssertionSingleUse", testAssertionSingleUse},
+		{"AssertionGC", testAssertionGC},
 		{"Ping", testPing},
 		{"Copies", testCopies},
 		{"CanceledContext", testCanceledContext},
