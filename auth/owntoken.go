@@ -17,6 +17,15 @@ import (
 // SourceOAuth is the Source of a Principal holding one of mcpguard's own access tokens.
 const SourceOAuth = "oauth"
 
+// SourceClient is the Source of a Principal holding one of mcpguard's own access tokens
+// issued by the client_credentials grant (RFC 6749 §4.4): a machine, whose Subject is
+// its client id.
+const SourceClient = "client"
+
+// GrantClientCredentials is the OwnTokenClaims.Grant of a token issued by the
+// client_credentials grant.
+const GrantClientCredentials = "client_credentials"
+
 // OwnTokenIATLeeway is how far in the future the iat of an own access token may be:
 // the clocks of replicas disagree a little. exp has no leeway.
 const OwnTokenIATLeeway = 30 * time.Second
@@ -59,6 +68,10 @@ type OwnTokenClaims struct {
 	IssuedAt      int64    `json:"iat"`
 	Expiry        int64    `json:"exp"`
 	Family        string   `json:"fam"`
+	// Grant is "client_credentials" (GrantClientCredentials) on a token issued to a
+	// machine by that grant, whose Subject is then its ClientID; empty on the tokens
+	// issued for a person.
+	Grant string `json:"gty,omitempty"`
 }
 
 // KeySource holds the public keys the authorization server signs its access tokens
@@ -304,6 +317,9 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 		ClientID:      c.ClientID,
 		Issuer:        c.Issuer,
 		Audiences:     []string{c.Audience},
+	}
+	if c.Grant == GrantClientCredentials && c.Subject == c.ClientID {
+		p.Source = SourceClient
 	}
 	p.Prepare()
 	v.cache.Put(sum, ownEntry{p: p, exp: time.Unix(c.Expiry, 0), jti: c.JTI, family: c.Family})

@@ -330,11 +330,11 @@ func (r *Resource) acceptsIssuer(id *Identity) bool {
 	return id.Source != SourceJWT || len(r.issuers) == 0 || contains(r.issuers, id.Issuer)
 }
 
-// acceptsAudience checks that a token identity (jwt or oauth) carries one of the
+// acceptsAudience checks that a token identity (jwt, oauth or client) carries one of the
 // resource's audiences: its URL or one of Audiences (RFC 8707 §2: a token minted for
 // another resource is not accepted here).
 func (r *Resource) acceptsAudience(id *Identity) bool {
-	if id.Source != SourceJWT && id.Source != SourceOAuth {
+	if id.Source != SourceJWT && id.Source != SourceOAuth && id.Source != SourceClient {
 		return true
 	}
 	for _, a := range id.Audiences {

@@ -21,6 +21,7 @@ const (
 	SourceAPIKey    Source = "apikey"
 	SourceProxy     Source = "proxy"
 	SourceSession   Source = "session"
+	SourceClient    Source = "client" // mcpguard's own access token from the client_credentials grant: a machine, no person
 	SourceAnonymous Source = "anonymous"
 )
 
@@ -323,12 +324,14 @@ func sourceBit(s Source) uint8 {
 		return 1 << 3
 	case SourceSession:
 		return 1 << 4
+	case SourceClient:
+		return 1 << 5
 	}
 	return 0
 }
 
 // allCredentials is every credential kind, the default of an empty Credentials list.
-const allCredentials = 1<<5 - 1
+const allCredentials = 1<<6 - 1
 
 func cloneResourceConfig(c ResourceConfig) ResourceConfig {
 	c.Hosts = cloneStrings(c.Hosts)
