@@ -32,6 +32,7 @@ type asMetadata struct {
 	GrantTypesSupported                        []string `json:"grant_types_supported"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported"`
@@ -45,9 +46,10 @@ type discovery struct {
 }
 
 // newDiscovery renders the document for iss. scopes_supported lists every allowed
-// scope, offline_access included.
-func newDiscovery(iss issuer, scopes scopeSet) (*discovery, error) {
-	body, err := buildASMetadata(iss.url, scopes.supported)
+// scope, offline_access included; the grants and methods include what the configured
+// clients use.
+func newDiscovery(iss issuer, scopes scopeSet, o offers) (*discovery, error) {
+	body, err := buildASMetadata(iss.url, scopes.supported, o)
 	if err != nil {
 		return nil, fmt.Errorf("oauth: authorization server metadata: %w", err)
 	}
@@ -66,8 +68,20 @@ func (d *discovery) routes(mux *http.ServeMux) {
 // slash, so every endpoint is issuer + path and issuer itself is echoed byte for byte, as
 // MCP clients compare it with the PRM's authorization_servers entry). scopes already
 // include offline_access.
-func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
+func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
+	// none: public clients, DCR and CIMD are always on (claude.ai uses CIMD only then).
 	authMethods := []string{authMethodNone, authMethodSecretBasic, authMethodSecretPost}
+	grants := []string{grantAuthorizationCode, grantRefreshToken}
+	var algs []string
+	if o.clientCredentials {
+		grants = append(grants, grantClientCredentials)
+	}
+	if o.privateKeyJWT {
+		authMethods = append(authMethods, authMethodPrivateKeyJWT)
+		for _, a := range assertionAlgs {
+			algs = append(algs, string(a))
+		}
+	}
 	return json.Marshal(asMetadata{
 		Issuer:                                     issuer,
 		AuthorizationEndpoint:                      issuer + "/authorize",
@@ -78,9 +92,10 @@ func buildASMetadata(issuer string, scopes []string) ([]byte, error) {
 		ScopesSupported:                            scopes,
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []string{grantAuthorizationCode, grantRefreshToken},
+		GrantTypesSupported:                        grants,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          authMethods,
+		TokenEndpointAuthSigningAlgValuesSupported: algs,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
 		AuthorizationResponseISSParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          true,
@@ -97,4 +112,20 @@ func (d *discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(d.body)
 	}
+}
+
+// offers is what the configured clients add to the metadata.
+type offers struct {
+	clientCredentials bool // a client may use the client_credentials grant
+	privateKeyJWT     bool // a client authenticates with private_key_jwt
+}
+
+// offers reports what the configured clients use.
+func (reg *registry) offers() offers {
+	var o offers
+	for _, ca := range reg.auth {
+		o.clientCredentials = o.clientCredentials || ca.credentials
+		o.privateKeyJWT = o.privateKeyJWT || ca.method == authMethodPrivateKeyJWT
+	}
+	return o
 }

@@ -59,6 +59,7 @@ type registry struct {
 	now            func() time.Time
 	scopes         scopeSet
 	static         map[string]store.Client        // Config.Clients by id
+	auth           map[string]*clientAuth         // Config.Clients' methods, keys and machine grants, by id
 	ttl            time.Duration                  // life of an unused DCR registration
 	maxDCR         int                            // cap on live DCR registrations
 	limiter        *rateLimiter                   // DCR requests per source address
@@ -80,31 +81,13 @@ func newRegistry(c Config, iss issuer, scopes scopeSet, now func() time.Time) (*
 		now:            now,
 		scopes:         scopes,
 		static:         make(map[string]store.Client, len(c.Clients)),
+		auth:           make(map[string]*clientAuth, len(c.Clients)),
 		ttl:            cmp.Or(c.RegistrationTTL, defaultRegistrationTTL),
 		maxDCR:         cmp.Or(c.MaxRegisteredClients, defaultMaxRegisteredClients),
 		limiter:        newRateLimiter(cmp.Or(c.RegistrationsPerMinute, defaultRegistrationsPerMinute)),
 		global:         newRateLimiter(cmp.Or(c.RegistrationsPerMinuteTotal, defaultRegistrationsPerMinuteTotal)),
 		clientAddr:     c.ClientAddr,
 		onRegistration: c.OnRegistration,
-	}
-	for i, sc := range c.Clients {
-		cl, err := staticClient(sc)
-		if err != nil {
-			return nil, fmt.Errorf("oauth: client %d (%q): %w", i, sc.ID, err)
-		}
-		if _, dup := reg.static[cl.ID]; dup {
-			return nil, fmt.Errorf("oauth: client id %q is configured twice", cl.ID)
-		}
-		reg.static[cl.ID] = cl
-	}
-
-	var domains []string
-	for _, d := range c.CIMDAllowedDomains {
-		d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
-		if d == "" || checkURIHost(d) != nil || strings.ContainsAny(d, ":_") || strings.HasPrefix(d, "[") {
-			return nil, fmt.Errorf("oauth: CIMD allowed domain %q is not a host name", d)
-		}
-		domains = append(domains, d)
 	}
 	hc := newCIMDHTTPClient(c.InsecureCIMDAllowPrivate)
 	if c.CIMDHTTPClient != nil {
@@ -114,6 +97,30 @@ func newRegistry(c Config, iss issuer, scopes scopeSet, now func() time.Time) (*
 			cp.Timeout = cimdTimeout
 		}
 		hc = &cp
+	}
+	for i, sc := range c.Clients {
+		cl, err := staticClient(sc)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: client %d (%q): %w", i, sc.ID, err)
+		}
+		ca, err := newClientAuth(sc, c.Resources, scopes, hc, c.InsecureCIMDAllowPrivate)
+		if err != nil {
+			return nil, fmt.Errorf("oauth: client %d (%q): %w", i, sc.ID, err)
+		}
+		if _, dup := reg.static[cl.ID]; dup {
+			return nil, fmt.Errorf("oauth: client id %q is configured twice", cl.ID)
+		}
+		reg.static[cl.ID] = cl
+		reg.auth[cl.ID] = ca
+	}
+
+	var domains []string
+	for _, d := range c.CIMDAllowedDomains {
+		d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+		if d == "" || checkURIHost(d) != nil || strings.ContainsAny(d, ":_") || strings.HasPrefix(d, "[") {
+			return nil, fmt.Errorf("oauth: CIMD allowed domain %q is not a host name", d)
+		}
+		domains = append(domains, d)
 	}
 	reg.cimd = &cimdCache{
 		client:       hc,
@@ -129,13 +136,18 @@ func newRegistry(c Config, iss issuer, scopes scopeSet, now func() time.Time) (*
 }
 
 // staticClient turns a configured client into a store.Client: confidential (secret
-// hashed, client_secret_basic) when it has a secret, public otherwise.
+// hashed, client_secret_basic unless another method is set; or private_key_jwt with
+// keys) when it has a secret or keys, public otherwise. newClientAuth checks the rest.
 func staticClient(sc StaticClient) (store.Client, error) {
 	if sc.ID == "" || strings.TrimSpace(sc.ID) != sc.ID {
 		return store.Client{}, errors.New("a client needs a client_id without surrounding spaces")
 	}
-	if len(sc.RedirectURIs) == 0 {
+	browser := len(sc.GrantTypes) == 0 || slices.Contains(sc.GrantTypes, grantAuthorizationCode)
+	if browser && len(sc.RedirectURIs) == 0 {
 		return store.Client{}, errors.New("a client needs at least one redirect URI")
+	}
+	if !browser && len(sc.RedirectURIs) > 0 {
+		return store.Client{}, errors.New("redirect_uris are for the authorization_code grant, which grant_types does not list")
 	}
 	native := true
 	for _, u := range sc.RedirectURIs {
@@ -153,6 +165,7 @@ func staticClient(sc StaticClient) (store.Client, error) {
 		RedirectURIs:            slices.Clone(sc.RedirectURIs),
 		GrantTypes:              []string{grantAuthorizationCode, grantRefreshToken},
 		ResponseTypes:           []string{"code"},
+		Scope:                   sc.Scope,
 		ApplicationType:         appTypeWeb,
 		TokenEndpointAuthMethod: authMethodNone,
 		Kind:                    kindStatic,
@@ -160,9 +173,24 @@ func staticClient(sc StaticClient) (store.Client, error) {
 	if native {
 		cl.ApplicationType = appTypeNative
 	}
+	if len(sc.GrantTypes) > 0 {
+		cl.GrantTypes = slices.Clone(sc.GrantTypes)
+	}
+	if !browser {
+		cl.ResponseTypes = nil
+	}
 	if sc.Secret != "" {
 		cl.SecretHash = clientSecretHash(sc.Secret)
 		cl.TokenEndpointAuthMethod = authMethodSecretBasic
+	}
+	if sc.SecretHash != "" {
+		cl.SecretHash = sc.SecretHash
+		cl.TokenEndpointAuthMethod = authMethodSecretBasic
+	}
+	if sc.TokenEndpointAuthMethod != "" {
+		cl.TokenEndpointAuthMethod = sc.TokenEndpointAuthMethod
+	} else if len(sc.JWKS) > 0 || sc.JWKSURI != "" {
+		cl.TokenEndpointAuthMethod = authMethodPrivateKeyJWT
 	}
 	return cl, nil
 }

@@ -62,7 +62,7 @@ func buildClients(cfg Config) (*clientsServer, error) {
 	if now == nil {
 		now = time.Now
 	}
-	meta, err := newDiscovery(iss, scopes)
+	meta, err := newDiscovery(iss, scopes, offers{})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -12,12 +13,34 @@ import (
 	"github.com/mcpguard/mcpguard/store"
 )
 
-// StaticClient is a pre-registered client from configuration.
+// StaticClient is a pre-registered client from configuration, described with the
+// RFC 7591 §2 metadata names. A client with a secret (or its hash) or keys is
+// confidential; one whose GrantTypes include client_credentials is a machine, which
+// gets tokens for itself (RFC 6749 §4.4) and needs no redirect URI.
 type StaticClient struct {
 	ID           string   `json:"client_id"`
-	Secret       string   `json:"client_secret,omitempty"` // empty for a public client
+	Secret       string   `json:"client_secret,omitempty"`      // empty for a public client
+	SecretHash   string   `json:"client_secret_hash,omitempty"` // hex SHA-256 of the secret, instead of Secret
 	Name         string   `json:"client_name,omitempty"`
-	RedirectURIs []string `json:"redirect_uris"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// TokenEndpointAuthMethod is client_secret_basic, client_secret_post or
+	// private_key_jwt (RFC 7523 §2.2). Empty: private_key_jwt with keys,
+	// client_secret_basic or client_secret_post with a secret, none otherwise. Set, it
+	// is the only method the client may use.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
+	// JWKS (an inline JWK Set) or JWKSURI (fetched, cached, refetched for an unknown
+	// kid) holds the public keys of a private_key_jwt client.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// GrantTypes are authorization_code, refresh_token and client_credentials; empty
+	// means authorization_code and refresh_token.
+	GrantTypes []string `json:"grant_types,omitempty"`
+	// Scope is the space-separated scopes a client_credentials token may carry, and what
+	// it gets without a scope parameter; empty means AllowedScopes.
+	Scope string `json:"scope,omitempty"`
+	// Resources are the resources (of Config.Resources) a client_credentials token may
+	// be issued for; a request without resource gets the first. Empty means every one.
+	Resources []string `json:"resources,omitempty"`
 }
 
 // LocalUser is one user of PROVIDER=local (LOCAL_USERS_FILE).

@@ -166,6 +166,7 @@ type grant struct {
 	scopes   []string
 	identity store.Identity
 	family   string
+	machine  bool // client_credentials: the client for itself, Source "client" at /auth
 }
 
 // mintAccessToken signs an access token for g, valid AccessTokenTTL from now. Its
@@ -185,6 +186,9 @@ func (s *Server) mintAccessToken(g grant, now time.Time) (token string, exp time
 		IssuedAt: now.Unix(),
 		Expiry:   exp.Unix(),
 		Family:   g.family,
+	}
+	if g.machine {
+		c.Grant = grantTypeMachine
 	}
 	if c.Email != "" {
 		v := g.identity.EmailVerified

@@ -66,10 +66,10 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.discovery, err = newDiscovery(iss, scopes); err != nil {
+	if s.clients, err = newRegistry(c, iss, scopes, s.now); err != nil {
 		return nil, err
 	}
-	if s.clients, err = newRegistry(c, iss, scopes, s.now); err != nil {
+	if s.discovery, err = newDiscovery(iss, scopes, s.clients.offers()); err != nil {
 		return nil, err
 	}
 	if err := s.initKeys(ctx); err != nil {
@@ -97,6 +97,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		mint:            s.mintAccessToken,
 		verifySignature: s.verifyAccessSignature,
 		onGrant:         c.OnGrant,
+		offers:          s.clients.offers(),
 	}
 	return s, nil
 }

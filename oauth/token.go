@@ -38,6 +38,7 @@ type tokenEndpoint struct {
 	mint            func(g grant, now time.Time) (token string, exp time.Time, err error)
 	verifySignature func(ctx context.Context, token string, now time.Time) (*auth.OwnTokenClaims, error)
 	onGrant         func(grant, result string) // Config.OnGrant
+	offers          offers                     // what the configured clients add: client_credentials, private_key_jwt
 }
 
 // routes adds /token, /revoke and their CORS preflights to mux, under the issuer's path.
@@ -114,15 +115,22 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 			resp, terr = t.codeGrant(r, form)
 		case grantRefreshToken:
 			resp, terr = t.refreshGrant(r, form)
+		case grantClientCredentials:
+			if !t.offers.clientCredentials {
+				// Not advertised: as unknown as any other grant (RFC 6749 §5.2).
+				terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+				break
+			}
+			resp, terr = t.clientCredentialsGrant(r, form)
 		case "":
 			terr = badRequest(codeInvalidRequest, "grant_type is required")
 		default:
-			terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+			terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code, refresh_token or client_credentials")
 		}
 	}
 	if t.onGrant != nil {
 		label := grantType
-		if label != grantAuthorizationCode && label != grantRefreshToken {
+		if label != grantAuthorizationCode && label != grantRefreshToken && label != grantClientCredentials {
 			label = "other"
 		}
 		result := "ok"
@@ -176,9 +184,13 @@ func claimedClientID(r *http.Request, form url.Values) string {
 
 // authenticateClient identifies the client of a /token or /revoke request (RFC 6749
 // §2.3): a confidential client by client_secret_basic or client_secret_post (either is
-// accepted), a public client by client_id alone. Secrets are compared as SHA-256 in
+// accepted unless its configuration names one) or by private_key_jwt (RFC 7523 §2.2,
+// see authenticateAssertion), a public client by client_id alone. Secrets are compared as SHA-256 in
 // constant time.
 func (t *tokenEndpoint) authenticateClient(r *http.Request, form url.Values) (store.Client, *tokenError) {
+	if form.Has("client_assertion") || form.Has("client_assertion_type") {
+		return t.authenticateAssertion(r, form)
+	}
 	id, secret := form.Get("client_id"), form.Get("client_secret")
 	basic := false
 	if user, pass, ok := r.BasicAuth(); ok {
@@ -205,6 +217,14 @@ func (t *tokenEndpoint) authenticateClient(r *http.Request, form url.Values) (st
 				failure: failure{code: codeTemporarilyUnavailable, clientID: id, cause: err}}
 		}
 		return store.Client{}, invalidClient(basic, err)
+	}
+	ca := t.clients.auth[c.ID]
+	switch {
+	case ca == nil:
+	case ca.method == authMethodPrivateKeyJWT:
+		return store.Client{}, invalidClient(basic, fmt.Errorf("oauth: client %q must authenticate with private_key_jwt", id))
+	case ca.method == authMethodSecretBasic && !basic, ca.method == authMethodSecretPost && basic:
+		return store.Client{}, invalidClient(basic, fmt.Errorf("oauth: client %q must authenticate with %s", id, ca.method))
 	}
 	switch {
 	case c.SecretHash == "" && secret == "":
