@@ -255,3 +255,91 @@ func TestClientCredentialsJWKSURI(t *testing.T) {
 		t.Fatalf("jwks_uri fetches = %d, want 2", n)
 	}
 }
+
+// TestASMetadataMachines: the metadata names client_credentials, private_key_jwt and
+// its algorithms only when a configured client uses them, and keeps none always.
+func TestASMetadataMachines(t *testing.T) {
+	secretOnly := StaticClient{ID: "m", Secret: "s", GrantTypes: []string{grantClientCredentials}}
+	keysOnly := StaticClient{ID: "k", JWKS: newMachineKey(t, "k1").jwks(t)} // private_key_jwt, authorization_code
+	keysOnly.RedirectURIs = []string{"https://app.example/cb"}
+	tests := []struct {
+		name    string
+		clients []StaticClient
+		grants  []string
+		methods []string
+		algs    []string
+	}{
+		{"none configured", nil, []string{"authorization_code", "refresh_token"}, []string{"none", "client_secret_basic", "client_secret_post"}, nil},
+		{"secret machine", []StaticClient{secretOnly}, []string{"authorization_code", "refresh_token", "client_credentials"}, []string{"none", "client_secret_basic", "client_secret_post"}, nil},
+		{"keys without client_credentials", []StaticClient{keysOnly}, []string{"authorization_code", "refresh_token"},
+			[]string{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"}, []string{"ES256", "RS256", "EdDSA"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newFlowEnv(t, func(c *Config) { c.Clients = tt.clients })
+			resp := e.get(e.srv.URL + WellKnownAuthorizationServer)
+			var doc struct {
+				Grants  []string `json:"grant_types_supported"`
+				Methods []string `json:"token_endpoint_auth_methods_supported"`
+				Algs    []string `json:"token_endpoint_auth_signing_alg_values_supported"`
+			}
+			if err := json.Unmarshal([]byte(readBody(t, resp)), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if !slicesEqual(doc.Grants, tt.grants) || !slicesEqual(doc.Methods, tt.methods) || !slicesEqual(doc.Algs, tt.algs) {
+				t.Errorf("metadata = %+v, want grants %q, methods %q, algs %q", doc, tt.grants, tt.methods, tt.algs)
+			}
+		})
+	}
+}
+
+func slicesEqual(a, b []string) bool { return strings.Join(a, " ") == strings.Join(b, " ") }
+
+// TestMachineClientConfig: bad combinations are errors naming the client.
+func TestMachineClientConfig(t *testing.T) {
+	jwks := newMachineKey(t, "k1").jwks(t)
+	cc := []string{grantClientCredentials}
+	tests := []struct {
+		name   string
+		client StaticClient
+		want   string // in the error
+	}{
+		{"secret and hash", StaticClient{ID: "c", Secret: "s", SecretHash: clientSecretHash("s"), GrantTypes: cc}, "not both"},
+		{"bad hash", StaticClient{ID: "c", SecretHash: "abc", GrantTypes: cc}, "64 lower-case hex"},
+		{"jwt with secret", StaticClient{ID: "c", Secret: "s", TokenEndpointAuthMethod: authMethodPrivateKeyJWT, JWKS: jwks, GrantTypes: cc}, "takes no client_secret"},
+		{"jwt without keys", StaticClient{ID: "c", TokenEndpointAuthMethod: authMethodPrivateKeyJWT, GrantTypes: cc}, "needs jwks or jwks_uri"},
+		{"jwks and uri", StaticClient{ID: "c", JWKS: jwks, JWKSURI: "https://k.example/jwks", GrantTypes: cc}, "not both"},
+		{"basic without secret", StaticClient{ID: "c", TokenEndpointAuthMethod: authMethodSecretBasic, GrantTypes: cc}, "needs client_secret"},
+		{"keys with basic", StaticClient{ID: "c", Secret: "s", TokenEndpointAuthMethod: authMethodSecretBasic, JWKS: jwks, GrantTypes: cc}, "for private_key_jwt"},
+		{"unknown method", StaticClient{ID: "c", Secret: "s", TokenEndpointAuthMethod: "tls_client_auth", GrantTypes: cc}, "not one of"},
+		{"public machine", StaticClient{ID: "c", GrantTypes: cc}, "confidential"},
+		{"unknown grant", StaticClient{ID: "c", Secret: "s", GrantTypes: []string{"password"}}, "not one of"},
+		{"unknown scope", StaticClient{ID: "c", Secret: "s", GrantTypes: cc, Scope: "admin"}, "scope"},
+		{"offline_access", StaticClient{ID: "c", Secret: "s", GrantTypes: cc, Scope: "offline_access"}, "offline_access"},
+		{"unknown resource", StaticClient{ID: "c", Secret: "s", GrantTypes: cc, Resources: []string{"https://x.example/mcp"}}, "resource"},
+		{"scope without client_credentials", StaticClient{ID: "c", Secret: "s", RedirectURIs: []string{"https://app.example/cb"}, Scope: "mcp:read"}, "grant_types"},
+		{"redirect URIs without code", StaticClient{ID: "c", Secret: "s", GrantTypes: cc, RedirectURIs: []string{"https://app.example/cb"}}, "redirect_uris"},
+		{"private jwks", StaticClient{ID: "c", JWKS: privateJWKS(t), GrantTypes: cc}, "public key"},
+		{"http jwks_uri", StaticClient{ID: "c", JWKSURI: "http://k.example/jwks", GrantTypes: cc}, "https"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newFlowEnv(t, nil).st
+			_, err := New(t.Context(), Config{Issuer: "https://auth.example.com", Store: st, Resources: []string{flowResource},
+				AllowedScopes: []string{"mcp:read"}, Clients: []StaticClient{tt.client}, Provider: "local",
+				SessionSecret: []byte("0123456789abcdef0123456789abcdef-session")})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `"c"`) {
+				t.Fatalf("New() = %v, want an error naming client \"c\" and containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func privateJWKS(t testing.TB) json.RawMessage {
+	k := newMachineKey(t, "p1")
+	raw, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.priv, KeyID: "p1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
