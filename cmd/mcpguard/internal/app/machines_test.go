@@ -1,0 +1,93 @@
+package app
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// TestClientCredentialsThroughAuth: a machine configured in the policy file gets a
+// token from /token with client_secret_basic, and /auth lets it in as itself:
+// X-Auth-Source client, and its client id as user and client.
+func TestClientCredentialsThroughAuth(t *testing.T) {
+	policy := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+    scopes_supported: [mcp:read, mcp:write]
+    required_scopes: [mcp:read]
+  - url: https://mcp.example.com/humans
+    scopes_supported: [mcp:read]
+    credentials: [oauth]
+clients:
+  - client_id: ci-bot
+    client_secret_hash: 6f5df3d61a2290cbda9a27d584fa7e509c2811da8fd67eab0dc5c39c3789bb7e
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [client_credentials]
+    scope: mcp:read
+    resources: [https://mcp.example.com/mcp, https://mcp.example.com/humans]
+`)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, logs := testServer(t, map[string]string{
+		"POLICY_FILE":      policy,
+		"STORE":            "memory://",
+		"SESSION_SECRET":   "app-session-secret-0123456789abcdef0123456789",
+		"ISSUER_URL":       "https://auth.example.com",
+		"ALLOWED_SCOPES":   "mcp:read,mcp:write",
+		"PROVIDER":         "local",
+		"LOCAL_USERS_FILE": writeFile(t, "users.yaml", "users:\n  - email: alice@example.com\n    password_hash: \""+string(hash)+"\"\n"),
+	})
+	token := func(secret, resource string) (int, map[string]any) {
+		t.Helper()
+		form := url.Values{"grant_type": {"client_credentials"}}
+		if resource != "" {
+			form.Set("resource", resource)
+		}
+		r := httptest.NewRequest(http.MethodPost, "https://auth.example.com/token", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("ci-bot", secret)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		return w.Code, body
+	}
+	if code, body := token("wrong", ""); code != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Fatalf("POST /token with a wrong secret = %d %v, want 401 invalid_client", code, body)
+	}
+	code, body := token("machine-secret", "")
+	if code != http.StatusOK {
+		t.Fatalf("POST /token = %d %v, want 200\nlog:\n%s", code, body, logs)
+	}
+	at, _ := body["access_token"].(string)
+
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, fwd("POST", "/mcp", "Authorization", "Bearer "+at))
+	if w.Code != http.StatusOK {
+		t.Fatalf("/auth with the machine's token = %d %s, want 200", w.Code, w.Body)
+	}
+	for k, want := range map[string]string{"X-Auth-Source": "client", "X-Forwarded-User": "ci-bot", "X-Auth-Client-Id": "ci-bot"} {
+		if got := w.Header().Get(k); got != want {
+			t.Errorf("/auth header %s = %q, want %q", k, got, want)
+		}
+	}
+
+	// A resource whose credentials list names only oauth refuses the machine, even with
+	// a token minted for it.
+	code, body = token("machine-secret", "https://mcp.example.com/humans")
+	if code != http.StatusOK {
+		t.Fatalf("POST /token for /humans = %d %v, want 200", code, body)
+	}
+	at, _ = body["access_token"].(string)
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, fwd("GET", "/humans", "Authorization", "Bearer "+at))
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("/auth for a resource accepting only oauth = %d, want 401", w.Code)
+	}
+}
