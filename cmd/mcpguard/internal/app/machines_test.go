@@ -91,3 +91,34 @@ clients:
 		t.Fatalf("/auth for a resource accepting only oauth = %d, want 401", w.Code)
 	}
 }
+
+// TestPolicyFileMachineClient: the RFC 7591 names of a machine parse, an inline jwks
+// written as YAML included, and an unknown field is still refused.
+func TestPolicyFileMachineClient(t *testing.T) {
+	f, err := parsePolicyFile([]byte(`resources:
+  - url: https://mcp.example.com/mcp
+clients:
+  - client_id: signer
+    token_endpoint_auth_method: private_key_jwt
+    grant_types: [client_credentials]
+    scope: mcp:read
+    resources: [https://mcp.example.com/mcp]
+    jwks:
+      keys:
+        - kty: EC
+          crv: P-256
+          kid: k1
+          x: f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU
+          y: x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0
+`))
+	if err != nil {
+		t.Fatalf("parsePolicyFile() = %v", err)
+	}
+	c := f.Clients[0]
+	if c.TokenEndpointAuthMethod != "private_key_jwt" || len(c.GrantTypes) != 1 || c.Scope != "mcp:read" || len(c.Resources) != 1 || !strings.Contains(string(c.JWKS), `"kid":"k1"`) {
+		t.Errorf("parsePolicyFile() client = %+v", c)
+	}
+	if _, err := parsePolicyFile([]byte("resources:\n  - url: https://mcp.example.com/mcp\nclients:\n  - client_id: x\n    client_secret_hashh: ab\n")); err == nil {
+		t.Error("parsePolicyFile(unknown client field) = nil, want an error")
+	}
+}
