@@ -27,7 +27,7 @@ type Identity struct {
 	Email      string `json:"email" jsonschema:"X-Forwarded-Email"`
 	Groups     string `json:"groups" jsonschema:"X-Forwarded-Groups, comma-joined"`
 	Scopes     string `json:"scopes" jsonschema:"X-Forwarded-Scopes, space-joined"`
-	AuthSource string `json:"auth_source" jsonschema:"X-Auth-Source: oauth, jwt, apikey, proxy, session or anonymous"`
+	AuthSource string `json:"auth_source" jsonschema:"X-Auth-Source: oauth, client, jwt, apikey, proxy, session or anonymous"`
 	ClientID   string `json:"client_id" jsonschema:"X-Auth-Client-Id: the OAuth client the caller used"`
 	// Authorization reports whether an Authorization header reached the server. Its
 	// value is never returned: behind mcpguard the client's token must not get here.

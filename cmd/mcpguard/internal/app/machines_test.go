@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,5 +122,40 @@ clients:
 	}
 	if _, err := parsePolicyFile([]byte("resources:\n  - url: https://mcp.example.com/mcp\nclients:\n  - client_id: x\n    client_secret_hashh: ab\n")); err == nil {
 		t.Error("parsePolicyFile(unknown client field) = nil, want an error")
+	}
+}
+
+// TestMachinesDocExample: the policy file of docs/machines.md starts mcpguard, and its
+// ci-bot gets a token with the secret whose hash it shows.
+func TestMachinesDocExample(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "machines.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
+	yaml, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("docs/machines.md has no yaml block")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, logs := testServer(t, map[string]string{
+		"POLICY_FILE":      writeFile(t, "policy.yaml", yaml),
+		"STORE":            "memory://",
+		"SESSION_SECRET":   "app-session-secret-0123456789abcdef0123456789",
+		"ISSUER_URL":       "https://auth.example.com",
+		"ALLOWED_SCOPES":   "mcp:read,mcp:write",
+		"PROVIDER":         "local",
+		"LOCAL_USERS_FILE": writeFile(t, "users.yaml", "users:\n  - email: alice@example.com\n    password_hash: \""+string(hash)+"\"\n"),
+	})
+	r := httptest.NewRequest(http.MethodPost, "https://auth.example.com/token", strings.NewReader("grant_type=client_credentials"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.SetBasicAuth("ci-bot", "machine-secret")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Fatalf("POST /token = %d %s, want 200\nlog:\n%s", w.Code, w.Body, logs)
 	}
 }
