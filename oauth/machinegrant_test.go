@@ -2,8 +2,10 @@ package oauth
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -342,4 +344,41 @@ func privateJWKS(t testing.TB) json.RawMessage {
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// TestClientCredentialsAlgorithms: RS256 and EdDSA assertions verify as ES256 ones do.
+func TestClientCredentialsAlgorithms(t *testing.T) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edPub, edPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		alg  jose.SignatureAlgorithm
+		priv any
+		pub  any
+	}{
+		{"RS256", jose.RS256, rsaKey, &rsaKey.PublicKey},
+		{"EdDSA", jose.EdDSA, edPriv, edPub},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: tt.pub, KeyID: "k1", Algorithm: string(tt.alg)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := newFlowEnv(t, func(c *Config) {
+				c.Clients = append(c.Clients, StaticClient{ID: "m", JWKS: jwks, GrantTypes: []string{grantClientCredentials}})
+			})
+			a := e.postToken("/token", jwtForm(signAssertion(t, tt.alg, tt.priv, "k1", jwt.Claims{Issuer: "m", Subject: "m",
+				Audience: jwt.Audience{e.srv.URL}, Expiry: jwt.NewNumericDate(e.clock.Now().Add(time.Minute)), ID: "j"})))
+			if a.status != http.StatusOK {
+				t.Fatalf("POST /token = %d %v, want 200", a.status, a.body)
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -146,7 +147,8 @@ func parseInlineJWKS(raw json.RawMessage) (*jose.JSONWebKeySet, error) {
 	return &set, nil
 }
 
-// checkKeySet refuses an empty set, private keys and keys not for signatures.
+// checkKeySet refuses an empty set, private keys, RSA keys under 2048 bits (RFC 7518
+// §3.3) and keys not for signatures.
 func checkKeySet(set *jose.JSONWebKeySet) error {
 	if len(set.Keys) == 0 {
 		return errors.New("no keys")
@@ -154,6 +156,9 @@ func checkKeySet(set *jose.JSONWebKeySet) error {
 	for i, k := range set.Keys {
 		if !k.Valid() || !k.IsPublic() {
 			return fmt.Errorf("key %d (kid %q) is not a valid public key", i, k.KeyID)
+		}
+		if pub, ok := k.Key.(*rsa.PublicKey); ok && pub.N.BitLen() < 2048 {
+			return fmt.Errorf("key %d (kid %q) is an RSA key of under 2048 bits", i, k.KeyID)
 		}
 		if k.Use != "" && k.Use != "sig" {
 			return fmt.Errorf("key %d (kid %q) has use %q, not sig", i, k.KeyID, k.Use)
