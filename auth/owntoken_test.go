@@ -455,3 +455,29 @@ func BenchmarkOwnTokenUncached(b *testing.B) {
 		}
 	}
 }
+
+// TestOwnTokensClientSource: a token with gty client_credentials whose sub is its
+// client_id is a machine's, Source "client"; the claim alone, with another sub, is not.
+func TestOwnTokensClientSource(t *testing.T) {
+	e := newOwnEnv(t)
+	tests := []struct {
+		name, sub, gty, jti string
+		want                string
+	}{
+		{"machine", "ci-bot", GrantClientCredentials, "m1", SourceClient},
+		{"person", "alice@example.com", "", "m2", SourceOAuth},
+		{"marker with another sub", "alice@example.com", GrantClientCredentials, "m3", SourceOAuth},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := ownWith(e.claims(), "sub", tt.sub, "client_id", "ci-bot", "jti", tt.jti)
+			if tt.gty != "" {
+				c["gty"] = tt.gty
+			}
+			p, err := e.v.Authenticate(&Request{Header: ownBearer(ownSign(t, e.key, ownHeader(), c))})
+			if err != nil || p.Source != tt.want {
+				t.Errorf("Authenticate = %+v, %v; want Source %q", p, err, tt.want)
+			}
+		})
+	}
+}
