@@ -22,6 +22,7 @@ type memory struct {
 	denylist        map[string]time.Time           // jti -> expires at
 	consents        map[string]Consent             // consentKey -> consent
 	keys            map[string]SigningKey
+	sessions        map[string]Session // session ID -> session
 }
 
 // newMemory returns an empty memory store checking expiry against now.
@@ -36,6 +37,7 @@ func newMemory(now func() time.Time) *memory {
 		denylist:        map[string]time.Time{},
 		consents:        map[string]Consent{},
 		keys:            map[string]SigningKey{},
+		sessions:        map[string]Session{},
 	}
 }
 

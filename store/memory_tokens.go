@@ -188,5 +188,6 @@ func (m *memory) GC(ctx context.Context, now time.Time) (int, error) {
 			n++
 		}
 	}
+	n += m.gcSessions(now)
 	return n, nil
 }

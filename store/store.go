@@ -132,6 +132,7 @@ type SigningKey struct {
 // every multi-step method (UseAuthCode, RotateRefreshToken, RevokeFamily) is atomic.
 // Values passed in and returned are copies: changing a returned slice does not change the store.
 type Store interface {
+	SessionStore
 	// CreateClient stores c; ErrExists if a live client has c.ID.
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns the client with id; ErrNotFound if there is none or it expired
