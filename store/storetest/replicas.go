@@ -22,6 +22,7 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"RotationGrace", testReplicaRotationGrace},
 		{"RotationRace", testReplicaRotationRace},
 		{"RevokeFamilyRace", testReplicaRevokeFamilyRace},
+		{"Sessions", testReplicaSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

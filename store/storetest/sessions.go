@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -148,4 +149,41 @@ func testSessionGC(t *testing.T, s store.Store) {
 	list, _ := s.ListSessions(ctx, "alice", n)
 	wantEqual(t, "ListSessions(alice) after GC", ids(list), []string{live.ID})
 	wantErr(t, "DeleteSession(past-ttl) after GC", s.DeleteSession(ctx, pastTTL.ID), store.ErrNotFound)
+}
+
+// testReplicaSessions: a session made on one replica is used on both at once, and a
+// deletion on one, racing uses on both, ends it for both: no use brings it back.
+func testReplicaSessions(t *testing.T, s [2]store.Store) {
+	ctx := t.Context()
+	n := now()
+	ss := session("shared", "alice", n, time.Hour, 10*time.Minute)
+	wantErr(t, "CreateSession on replica 0", s[0].CreateSession(ctx, ss), nil)
+	errs := race(func(i int) error {
+		_, err := s[i%2].TouchSession(ctx, ss.ID, n.Add(time.Duration(i)*time.Second), 10*time.Minute)
+		return err
+	})
+	wantEqual(t, "successes of TouchSession on two replicas", tally(t, errs), []int{racers})
+	got, err := s[1].GetSession(ctx, ss.ID, n)
+	wantErr(t, "GetSession on replica 1", err, nil)
+	if d := got.LastUsedAt.Sub(n); d < 0 || d >= racers*time.Second || !got.IdleExpiresAt.Equal(got.LastUsedAt.Add(10*time.Minute)) {
+		t.Fatalf("after the touches, LastUsedAt %v IdleExpiresAt %v, want one of the touches", got.LastUsedAt, got.IdleExpiresAt)
+	}
+
+	errs = race(func(i int) error {
+		if i == 0 {
+			return s[1].DeleteSession(ctx, ss.ID)
+		}
+		_, err := s[i%2].TouchSession(ctx, ss.ID, n.Add(time.Minute), 10*time.Minute)
+		return err
+	})
+	if errs[0] != nil {
+		t.Fatalf("DeleteSession on replica 1 = %v, want nil", errs[0])
+	}
+	tally(t, errs[1:], store.ErrNotFound) // each touch came before or after the deletion
+	for i := range s {
+		_, err := s[i].GetSession(ctx, ss.ID, n.Add(time.Minute))
+		wantErr(t, fmt.Sprintf("GetSession on replica %d after the deletion", i), err, store.ErrNotFound)
+		list, _ := s[i].ListSessions(ctx, "alice", n.Add(time.Minute))
+		wantEqual(t, fmt.Sprintf("len(ListSessions) on replica %d after the deletion", i), len(list), 0)
+	}
 }
