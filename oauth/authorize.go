@@ -54,9 +54,9 @@ func (f *frontChannel) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	ss := f.session(r)
 	ss.setPending(ar)
-	id, ok := ss.identity(f.now())
+	id, ok := f.identity(r, ss)
 	if ok && (forceLogin || !f.accounts.admits(id)) {
-		ss.clearIdentity()
+		f.clearIdentity(r, ss)
 		ok = false
 	}
 	if !ok {

@@ -109,6 +109,10 @@ type Config struct {
 	AllowedEmails, AllowedDomains, AllowedGroups []string
 	// SessionSecret signs and encrypts the browser session cookie (at least 32 bytes).
 	SessionSecret []byte
+	// SessionTTL is the longest a browser login lasts, however much it is used; 0 means 8 h.
+	SessionTTL time.Duration
+	// SessionIdle ends a browser login unused that long; 0 means 1 h.
+	SessionIdle time.Duration
 	// AccessTokenTTL, RefreshTokenTTL, CodeTTL and RefreshGrace default to 10 min,
 	// 30 days, 1 min and 30 s.
 	AccessTokenTTL, RefreshTokenTTL, CodeTTL, RefreshGrace time.Duration

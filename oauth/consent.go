@@ -117,7 +117,7 @@ func (f *frontChannel) handleConsentPage(w http.ResponseWriter, r *http.Request)
 		f.errorPage(w, r, http.StatusBadRequest, "No authorization in progress", "Go back to your application and connect again.", failure{code: codeInvalidRequest})
 		return
 	}
-	id, ok := ss.identity(f.now())
+	id, ok := f.identity(r, ss)
 	if !ok {
 		f.startLogin(w, r, ss)
 		return
@@ -163,7 +163,7 @@ func (f *frontChannel) handleConsentSubmit(w http.ResponseWriter, r *http.Reques
 			failure{code: codeInvalidRequest, clientID: pendingID, cause: errors.New("oauth: consent form: not for the authorization request in progress")})
 		return
 	}
-	id, ok := ss.identity(f.now())
+	id, ok := f.identity(r, ss)
 	if !ok {
 		f.startLogin(w, r, ss)
 		return

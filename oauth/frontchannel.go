@@ -1,9 +1,11 @@
 package oauth
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -16,8 +18,8 @@ import (
 // frontChannel serves what the user's browser goes through while a client is being
 // authorized: /authorize, then /login (the local form) or the upstream provider and
 // /callback, then /consent, which issues the code; and /logout. A request in progress
-// lives only in the browser session; the store is written for the code and the
-// consent alone.
+// lives only in the browser cookie; the store keeps the login (store.Session), the
+// code and the consent.
 type frontChannel struct {
 	iss       issuer
 	store     store.Store
@@ -29,10 +31,13 @@ type frontChannel struct {
 	scopes      scopeSet
 	clients     *registry
 	accounts    *accounts
-	cookies     *sessions.CookieStore // the browser session
-	cookieName  string                // "__Host-mcpguard", or "mcpguard_session" over http
-	pages       *template.Template    // the HTML pages
-	onLogin     func(result string)   // Config.OnLogin
+	cookies     *sessions.CookieStore          // the browser session
+	cookieName  string                         // "__Host-mcpguard", or "mcpguard_session" over http
+	sessionTTL  time.Duration                  // Config.SessionTTL: a login's longest life
+	sessionIdle time.Duration                  // Config.SessionIdle: a login unused this long ends
+	clientAddr  func(*http.Request) netip.Addr // Config.ClientAddr, for the session's display
+	pages       *template.Template             // the HTML pages
+	onLogin     func(result string)            // Config.OnLogin
 }
 
 // newFrontChannel prepares the session keys and the pages.
@@ -48,6 +53,9 @@ func newFrontChannel(c Config, iss issuer, scopes scopeSet, ttl lifetimes, clien
 		clients:     clients,
 		accounts:    acc,
 		onLogin:     c.OnLogin,
+		sessionTTL:  cmp.Or(c.SessionTTL, defaultSessionTTL),
+		sessionIdle: cmp.Or(c.SessionIdle, defaultSessionIdle),
+		clientAddr:  c.ClientAddr,
 	}
 	if err := f.initSessions(c.SessionSecret); err != nil {
 		return nil, err
@@ -69,7 +77,7 @@ func (f *frontChannel) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+p+"/callback", f.handleCallback)
 	mux.HandleFunc("GET "+p+"/consent", f.handleConsentPage)
 	mux.HandleFunc("POST "+p+"/consent", f.handleConsentSubmit)
-	mux.HandleFunc("GET "+p+"/logout", f.handleLogout)
+	mux.HandleFunc("GET "+p+"/logout", f.handleLogoutPage)
 	mux.HandleFunc("POST "+p+"/logout", f.handleLogout)
 }
 

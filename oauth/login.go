@@ -145,7 +145,7 @@ func (f *frontChannel) loggedIn(w http.ResponseWriter, r *http.Request, ss *sess
 	ss.clearUpstream()
 	if !f.accounts.admits(id) {
 		clientID := ss.get(keyReqClient)
-		ss.clearIdentity()
+		f.clearIdentity(r, ss)
 		ss.clearPending()
 		ss.set(keyReturn, "")
 		f.saveSession(w, r, ss)
@@ -154,7 +154,15 @@ func (f *frontChannel) loggedIn(w http.ResponseWriter, r *http.Request, ss *sess
 			failure{code: codeAccessDenied, clientID: clientID, cause: fmt.Errorf("oauth: login: %q is not on the login allowlists", who(id))})
 		return
 	}
-	ss.setIdentity(id, f.now())
+	if err := f.setIdentity(r, ss, id); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, store.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		f.errorPage(w, r, status, "Something went wrong", "mcpguard could not keep your session. Try again in a moment.",
+			failure{code: codeServerError, clientID: ss.get(keyReqClient), cause: err})
+		return
+	}
 	if ar, ok := ss.pending(); ok {
 		if _, ok := f.pendingClient(w, r, ss, ar); !ok {
 			return

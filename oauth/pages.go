@@ -28,6 +28,7 @@ type pageData struct {
 	Email   string // the login form's email, kept on a failed attempt
 	ReqID   string
 	Logout  string // the logout URL, on pages where another account may help
+	Return  string // the logout form's rd: where the browser goes after signing out
 	Consent *consentView
 }
 

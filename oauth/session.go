@@ -5,25 +5,25 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
-
-	"github.com/mcpguard/mcpguard/store"
 )
 
 // The browser session: a gorilla/sessions cookie, signed (HMAC-SHA-256) and encrypted
-// (AES-256-CTR) with keys derived from Config.SessionSecret. It is the only state of a
-// login and consent in progress; the store is never written for them.
+// (AES-256-CTR) with keys derived from Config.SessionSecret. Who logged in lives in the
+// store (store.Session), keyed by the hash of a random secret the cookie carries, so
+// deleting the record at /logout ends every copy of the cookie. The cookie also keeps
+// what is in progress: the authorization request, the upstream login and the CSRF token.
 const (
-	// sessionMaxAge bounds the cookie and a login: after it, the user logs in again.
-	sessionMaxAge = 8 * time.Hour
+	// defaultSessionTTL bounds a login: after it, the user logs in again (SESSION_TTL).
+	defaultSessionTTL = 8 * time.Hour
+	// defaultSessionIdle ends a login unused that long (SESSION_IDLE).
+	defaultSessionIdle = time.Hour
 	// cookieNameSecure is the cookie's name when the issuer is https: the __Host- prefix
 	// makes browsers insist on Secure, Path=/ and no Domain.
 	cookieNameSecure = "__Host-mcpguard"
@@ -34,18 +34,15 @@ const (
 	maxCookieLen = 4096
 	// minSessionSecret is the shortest SessionSecret accepted.
 	minSessionSecret = 32
+	// maxUserAgent bounds the User-Agent kept with a session for display.
+	maxUserAgent = 256
 )
 
 // Session value keys. Values are strings only.
 const (
-	keySubject       = "sub"
-	keyEmail         = "email"
-	keyEmailVerified = "email_verified"
-	keyName          = "name"
-	keyGroups        = "groups" // JSON array
-	keyLoginAt       = "login_at"
-	keyCSRF          = "csrf"
-	keyReturn        = "rd" // where a login without an authorization request returns
+	keySession = "sid"  // the session's secret: 32 random bytes, base64url; the store keeps its hash
+	keyCSRF    = "csrf" // the CSRF token of the forms
+	keyReturn  = "rd"   // where a login without an authorization request returns
 
 	// The pending authorization request (see authRequest).
 	keyReqID       = "req_id"
@@ -94,7 +91,7 @@ func (f *frontChannel) initSessions(secret []byte) error {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
-	cs.MaxAge(int(sessionMaxAge / time.Second))
+	cs.MaxAge(int(f.sessionTTL / time.Second))
 	for _, c := range cs.Codecs {
 		if sc, ok := c.(*securecookie.SecureCookie); ok {
 			sc.MaxLength(maxCookieLen)
@@ -119,32 +116,6 @@ func (f *frontChannel) saveSession(w http.ResponseWriter, r *http.Request, ss *s
 	return f.cookies.Save(r, w, ss.Session)
 }
 
-// handleLogout ends the browser session (GET or POST /logout). rd, when a safe local
-// path (see safeReturnPath), is where the browser goes next; otherwise a plain
-// "signed out" page is shown. Tokens already issued to clients stay valid: revoke them
-// at /revoke.
-func (f *frontChannel) handleLogout(w http.ResponseWriter, r *http.Request) {
-	ss := f.session(r)
-	for k := range ss.Values {
-		delete(ss.Values, k)
-	}
-	ss.Options.MaxAge = -1
-	f.saveSession(w, r, ss)
-	rd := r.URL.Query().Get("rd")
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-		if r.ParseForm() == nil && r.PostForm.Has("rd") {
-			rd = r.PostForm.Get("rd")
-		}
-	}
-	if p, ok := safeReturnPath(rd); ok {
-		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, p, http.StatusFound)
-		return
-	}
-	f.writePage(w, r, http.StatusOK, "message.html", pageData{Title: "Signed out", Message: "You are signed out of mcpguard."}, "")
-}
-
 // get returns the string stored under k, "" when none.
 func (ss *session) get(k string) string {
 	v, _ := ss.Values[k].(string)
@@ -158,51 +129,6 @@ func (ss *session) set(k, v string) {
 		return
 	}
 	ss.Values[k] = v
-}
-
-// identity returns who logged in, when someone did less than sessionMaxAge ago.
-func (ss *session) identity(now time.Time) (store.Identity, bool) {
-	sub := ss.get(keySubject)
-	at, err := strconv.ParseInt(ss.get(keyLoginAt), 10, 64)
-	if sub == "" || err != nil {
-		return store.Identity{}, false
-	}
-	if age := now.Sub(time.Unix(at, 0)); age >= sessionMaxAge || age < -time.Minute {
-		return store.Identity{}, false
-	}
-	id := store.Identity{
-		Subject:       sub,
-		Email:         ss.get(keyEmail),
-		EmailVerified: ss.get(keyEmailVerified) == "true",
-		Name:          ss.get(keyName),
-	}
-	if g := ss.get(keyGroups); g != "" && json.Unmarshal([]byte(g), &id.Groups) != nil {
-		return store.Identity{}, false
-	}
-	return id, true
-}
-
-// setIdentity records a login at now. The CSRF token changes with the user.
-func (ss *session) setIdentity(id store.Identity, now time.Time) {
-	ss.clearIdentity()
-	ss.set(keySubject, id.Subject)
-	ss.set(keyEmail, id.Email)
-	if id.EmailVerified {
-		ss.set(keyEmailVerified, "true")
-	}
-	ss.set(keyName, id.Name)
-	if len(id.Groups) > 0 {
-		g, _ := json.Marshal(id.Groups)
-		ss.set(keyGroups, string(g))
-	}
-	ss.set(keyLoginAt, strconv.FormatInt(now.Unix(), 10))
-}
-
-// clearIdentity forgets the login and the CSRF token bound to it.
-func (ss *session) clearIdentity() {
-	for _, k := range []string{keySubject, keyEmail, keyEmailVerified, keyName, keyGroups, keyLoginAt, keyCSRF} {
-		delete(ss.Values, k)
-	}
 }
 
 // csrf returns the session's CSRF token, creating it when there is none.

@@ -225,6 +225,9 @@ func (b *boltStore) GC(ctx context.Context, now time.Time) (n int, err error) {
 		})); err != nil {
 			return err
 		}
+		if err := add(sweep(tx, bucketSessions, func(_ []byte, s Session) bool { return !s.live(now) })); err != nil {
+			return err
+		}
 		if err := add(sweep(tx, bucketDenylist, func(_ []byte, exp time.Time) bool { return expired(exp, now) })); err != nil {
 			return err
 		}

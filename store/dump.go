@@ -41,6 +41,11 @@ func (b *boltStore) dump(ctx context.Context, now time.Time) (s snapshot, err er
 			}),
 			each(tx, bucketConsents, func(_ []byte, c Consent) { s.consents = append(s.consents, c) }),
 			each(tx, bucketKeys, func(_ []byte, k SigningKey) { s.keys = append(s.keys, k) }),
+			each(tx, bucketSessions, func(_ []byte, ss Session) {
+				if ss.live(now) {
+					s.sessions = append(s.sessions, ss)
+				}
+			}),
 		)
 	})
 	sortSnapshot(&s)
@@ -96,6 +101,7 @@ func (r *redisStore) dump(ctx context.Context, now time.Time) (s snapshot, err e
 		records(rkClients, rkClient, func(raw []byte) error { return appendJSON(&s.clients, raw) }),
 		records(rkCodes, rkCode, func(raw []byte) error { return appendJSON(&s.codes, raw) }),
 		records(rkTokens, rkToken, func(raw []byte) error { return appendJSON(&s.tokens, raw) }),
+		records(rkSessions, rkSession, func(raw []byte) error { return appendJSON(&s.sessions, raw) }),
 	)
 	if err != nil {
 		return s, err
@@ -174,6 +180,7 @@ func (p *postgresStore) dump(ctx context.Context, now time.Time) (s snapshot, er
 			rows("SELECT data FROM mcpguard_refresh_tokens WHERE expires_at > $1", func(raw []byte) error { return appendJSON(&s.tokens, raw) }),
 			rows("SELECT data FROM mcpguard_consents WHERE $1::timestamptz IS NOT NULL", func(raw []byte) error { return appendJSON(&s.consents, raw) }),
 			rows("SELECT data FROM mcpguard_signing_keys WHERE $1::timestamptz IS NOT NULL", func(raw []byte) error { return appendJSON(&s.keys, raw) }),
+			rows("SELECT data FROM mcpguard_sessions WHERE ends_at > $1", func(raw []byte) error { return appendJSON(&s.sessions, raw) }),
 		)
 		if err != nil {
 			return err

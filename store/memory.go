@@ -23,6 +23,7 @@ type memory struct {
 	consents        map[string]Consent             // consentKey -> consent
 	keys            map[string]SigningKey
 	assertions      map[string]time.Time // assertionKey -> expires at; made on first use
+	sessions        map[string]Session   // session ID -> session
 }
 
 // newMemory returns an empty memory store checking expiry against now.
@@ -37,6 +38,7 @@ func newMemory(now func() time.Time) *memory {
 		denylist:        map[string]time.Time{},
 		consents:        map[string]Consent{},
 		keys:            map[string]SigningKey{},
+		sessions:        map[string]Session{},
 	}
 }
 

@@ -189,5 +189,6 @@ func (m *memory) GC(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	n += m.gcAssertions(now)
+	n += m.gcSessions(now)
 	return n, nil
 }

@@ -18,27 +18,29 @@ type snapshot struct {
 	denylist map[string]time.Time // jti -> expires at
 	consents []Consent
 	keys     []SigningKey
+	sessions []Session
 }
 
 // dumper is implemented by every backend of this package.
 type dumper interface {
 	// dump returns the records live at now: unexpired clients, codes, refresh tokens and
-	// denylist entries; every revoked family, consent and signing key.
+	// denylist entries, sessions that have not ended; every revoked family, consent and
+	// signing key.
 	dump(ctx context.Context, now time.Time) (snapshot, error)
 }
 
 // Counts says how many records of each kind [Copy] wrote, and how many the target
 // already held.
 type Counts struct {
-	Clients, AuthCodes, RefreshTokens, RevokedFamilies, Denylist, Consents, SigningKeys int
+	Clients, AuthCodes, RefreshTokens, RevokedFamilies, Denylist, Consents, Sessions, SigningKeys int
 	// Present counts the records the target already had (a second run copies none).
 	Present int
 }
 
 // String is the counts as one line, for `mcpguard store migrate`.
 func (c Counts) String() string {
-	return fmt.Sprintf("clients %d, authorization codes %d, refresh tokens %d, revoked families %d, revoked access tokens %d, consents %d, signing keys %d (already there: %d)",
-		c.Clients, c.AuthCodes, c.RefreshTokens, c.RevokedFamilies, c.Denylist, c.Consents, c.SigningKeys, c.Present)
+	return fmt.Sprintf("clients %d, authorization codes %d, refresh tokens %d, revoked families %d, revoked access tokens %d, consents %d, browser sessions %d, signing keys %d (already there: %d)",
+		c.Clients, c.AuthCodes, c.RefreshTokens, c.RevokedFamilies, c.Denylist, c.Consents, c.Sessions, c.SigningKeys, c.Present)
 }
 
 // Copy writes every record live at now in from into to, as they are: used codes stay
@@ -80,6 +82,11 @@ func Copy(ctx context.Context, from, to Store, now time.Time) (Counts, error) {
 	}
 	for _, c := range snap.consents {
 		if err := added(&n.Consents, to.PutConsent(ctx, c), "a consent"); err != nil {
+			return n, err
+		}
+	}
+	for _, s := range snap.sessions {
+		if err := added(&n.Sessions, to.CreateSession(ctx, s), "a browser session"); err != nil {
 			return n, err
 		}
 	}
@@ -145,6 +152,7 @@ func sortSnapshot(s *snapshot) {
 	slices.SortFunc(s.consents, func(a, b Consent) int {
 		return strings.Compare(consentKey(a.Subject, a.ClientID), consentKey(b.Subject, b.ClientID))
 	})
+	slices.SortFunc(s.sessions, func(a, b Session) int { return strings.Compare(a.ID, b.ID) })
 	sortKeys(s.keys)
 }
 
@@ -183,6 +191,11 @@ func (m *memory) dump(ctx context.Context, now time.Time) (snapshot, error) {
 	}
 	for _, k := range m.keys {
 		s.keys = append(s.keys, k.clone())
+	}
+	for _, ss := range m.sessions {
+		if ss.live(now) {
+			s.sessions = append(s.sessions, ss.clone())
+		}
 	}
 	sortSnapshot(&s)
 	return s, nil

@@ -38,6 +38,9 @@ func fill(t *testing.T, s store.Store, t0 time.Time) {
 		"key":            s.AddSigningKey(ctx, store.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x81, 0x87}, CreatedAt: t0}),
 		"denied":         s.RevokeAccessToken(ctx, "jti-1", exp),
 		"denied expired": s.RevokeAccessToken(ctx, "jti-old", gone),
+		"session": s.CreateSession(ctx, store.Session{ID: "sess-1", Identity: id, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(8 * time.Hour), IdleExpiresAt: exp,
+			ClientAddr: "192.0.2.7", UserAgent: "Mozilla/5.0"}),
+		"session ended": s.CreateSession(ctx, store.Session{ID: "sess-old", Identity: id, CreatedAt: gone.Add(-time.Hour), LastUsedAt: gone.Add(-time.Hour), ExpiresAt: exp, IdleExpiresAt: gone}),
 	} {
 		if err != nil {
 			t.Fatalf("fill: %s: %v", name, err)
@@ -89,6 +92,10 @@ func state(t *testing.T, s store.Store) map[string]any {
 	}
 	c, err := s.GetConsent(ctx, "sub-1", "c1")
 	read("consent", c, err)
+	for _, id := range []string{"sess-1", "sess-old"} {
+		ss, err := s.GetSession(ctx, id, time.Now())
+		read("session "+id, ss, err)
+	}
 	keys, err := s.SigningKeys(ctx)
 	read("keys", keys, err)
 	n, err := s.CountClients(ctx)
@@ -114,7 +121,7 @@ func TestCopy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("copy %d: %v", i, err)
 		}
-		wantN := store.Counts{Clients: 2, AuthCodes: 2, RefreshTokens: 3, RevokedFamilies: 2, Denylist: 1, Consents: 1, SigningKeys: 1}
+		wantN := store.Counts{Clients: 2, AuthCodes: 2, RefreshTokens: 3, RevokedFamilies: 2, Denylist: 1, Consents: 1, Sessions: 1, SigningKeys: 1}
 		if n != wantN {
 			t.Errorf("copy %d: Copy() = %v, want %v", i, n, wantN)
 		}
@@ -123,7 +130,7 @@ func TestCopy(t *testing.T) {
 			t.Fatalf("copy %d again: %v", i, err)
 		}
 		// Consents are replaced, not skipped: the one record a second run writes again.
-		if wantAgain := (store.Counts{Consents: 1, Present: 11}); again != wantAgain {
+		if wantAgain := (store.Counts{Consents: 1, Present: 12}); again != wantAgain {
 			t.Errorf("copy %d again: Copy() = %v, want %v", i, again, wantAgain)
 		}
 	}

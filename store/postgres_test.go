@@ -1,15 +1,41 @@
 package store_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/mcpguard/mcpguard/store"
 	"github.com/mcpguard/mcpguard/store/storetest"
 )
+
+// waitPostgresStarted waits until the server at addr, which accepts TCP connections
+// already, has finished starting: until then it refuses sessions with SQLSTATE 57P03
+// ("the database system is starting up").
+func waitPostgresStarted(addr string, timeout time.Duration) error {
+	dsn := "postgres://postgres@" + addr + "/postgres?sslmode=disable"
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, dsn)
+		cancel()
+		if err == nil {
+			return conn.Close(context.Background())
+		}
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "57P03" || time.Now().After(deadline) {
+			return fmt.Errorf("postgres on %s: %w", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
 
 // freshPostgres empties the test server's mcpguard tables (keeping the applied schema)
 // and returns its DSN.

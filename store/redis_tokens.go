@@ -360,5 +360,7 @@ func (r *redisStore) GC(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return n, redisError(err)
 	}
-	return n + int(d), nil
+	n += int(d)
+	d2, err := r.gcSessions(ctx, now)
+	return n + d2, err
 }

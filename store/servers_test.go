@@ -276,6 +276,9 @@ func postgresAddr(t testing.TB) string {
 		if err := s.run(argv...); err != nil {
 			return err
 		}
-		return s.waitDial(30 * time.Second)
+		if err := s.waitDial(30 * time.Second); err != nil {
+			return err
+		}
+		return waitPostgresStarted(s.addr, 30*time.Second)
 	})
 }

@@ -133,6 +133,7 @@ type SigningKey struct {
 // Values passed in and returned are copies: changing a returned slice does not change the store.
 type Store interface {
 	AssertionStore // single-use assertion IDs, store/assertions.go
+	SessionStore
 	// CreateClient stores c; ErrExists if a live client has c.ID.
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns the client with id; ErrNotFound if there is none or it expired

@@ -23,6 +23,7 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"RotationRace", testReplicaRotationRace},
 		{"RevokeFamilyRace", testReplicaRevokeFamilyRace},
 		{"AssertionRace", testReplicaAssertionRace},
+		{"Sessions", testReplicaSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -92,6 +92,8 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		SessionSecret:            secret,
 		AccessTokenTTL:           c.AccessTokenTTL,
 		RefreshTokenTTL:          c.RefreshTokenTTL,
+		SessionTTL:               c.SessionTTL,
+		SessionIdle:              c.SessionIdle,
 		OnGrant:                  func(grant, result string) { m.grants.WithLabelValues(grant, result).Inc() },
 		OnRegistration:           func(kind, result string) { m.registrations.WithLabelValues(kind, result).Inc() },
 		OnLogin:                  func(result string) { m.logins.WithLabelValues(result).Inc() },

@@ -67,6 +67,8 @@ resources:
 		{"configured twice", map[string]string{"POLICY_FILE": pf, "JWT_ISSUERS": "https://kc.example.com/realms/a=mcp"}, "JWT_ISSUERS"},
 		{"file issuer without audience", map[string]string{"POLICY_FILE": noAud}, "audiences"},
 		{"cooldown", map[string]string{"JWKS_REFETCH_COOLDOWN": "1ms"}, "JWKS_REFETCH_COOLDOWN"},
+		{"session ttl too short", map[string]string{"SESSION_TTL": "10s"}, "SESSION_TTL"},
+		{"session idle past the ttl", map[string]string{"SESSION_TTL": "2h", "SESSION_IDLE": "3h"}, "SESSION_IDLE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,6 +99,8 @@ func TestCheckConfigReadable(t *testing.T) {
 		"\nALLOWED_SCOPES=mcp:read,mcp:write\n",
 		"\nACCESS_TOKEN_TTL=1h\n",
 		"\nREFRESH_TOKEN_TTL=720h\n",
+		"\nSESSION_TTL=8h\n",
+		"\nSESSION_IDLE=1h\n",
 		"\nJWKS_REFETCH_COOLDOWN=30s\n",
 		"\nSHUTDOWN_TIMEOUT=1m30s\n",
 		"\nPROXY_AUTH_TRUSTED_CIDRS=\n",

@@ -71,6 +71,8 @@ type config struct {
 	Store              string        `env:"STORE" envDefault:"bolt:///var/lib/mcpguard/mcpguard.db"`
 	AccessTokenTTL     time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"10m"`
 	RefreshTokenTTL    time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	SessionTTL         time.Duration `env:"SESSION_TTL" envDefault:"8h"`
+	SessionIdle        time.Duration `env:"SESSION_IDLE" envDefault:"1h"`
 	CIMDAllowedDomains string        `env:"CIMD_ALLOWED_DOMAINS"`
 	// InsecureCIMDAllowPrivate lets Client ID Metadata Document fetches reach loopback
 	// and private addresses over plain http. For tests; it MUST NOT be set in production.
@@ -297,6 +299,12 @@ func (c *config) validate() error {
 	}
 	if c.RefreshTokenTTL < time.Minute {
 		bad("REFRESH_TOKEN_TTL", "must be at least 1m")
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		bad("SESSION_TTL", "must be between 1m and 720h")
+	}
+	if c.SessionIdle < time.Minute || c.SessionIdle > c.SessionTTL {
+		bad("SESSION_IDLE", "must be at least 1m and at most SESSION_TTL")
 	}
 	if c.JWKSRefetchCooldown < time.Second {
 		bad("JWKS_REFETCH_COOLDOWN", "must be at least 1s")
