@@ -72,7 +72,7 @@ func credentialKind(a forwardauth.Authenticator) string {
 }
 
 // secretVars are printed redacted by check-config.
-var secretVars = map[string]bool{"MCP_PROXY_API_KEY": true, "CLIENT_SECRET": true, "GOOGLE_CLIENT_SECRET": true, "SESSION_SECRET": true}
+var secretVars = map[string]bool{"MCP_PROXY_API_KEY": true, "CLIENT_SECRET": true, "GOOGLE_CLIENT_SECRET": true, "SESSION_SECRET": true, "ADMIN_TOKEN": true}
 
 // listVars are the variables that hold a list; check-config prints them comma-joined,
 // however they were separated.

@@ -69,6 +69,9 @@ resources:
 		{"cooldown", map[string]string{"JWKS_REFETCH_COOLDOWN": "1ms"}, "JWKS_REFETCH_COOLDOWN"},
 		{"session ttl too short", map[string]string{"SESSION_TTL": "10s"}, "SESSION_TTL"},
 		{"session idle past the ttl", map[string]string{"SESSION_TTL": "2h", "SESSION_IDLE": "3h"}, "SESSION_IDLE"},
+		{"admin token too short", map[string]string{"PROVIDER": "local", "ADMIN_TOKEN": strings.Repeat("a", 31)}, "ADMIN_TOKEN"},
+		{"admin token without provider", map[string]string{"ADMIN_TOKEN": strings.Repeat("a", 32)}, "ADMIN_TOKEN"},
+		{"admin addr", map[string]string{"PROVIDER": "local", "ADMIN_TOKEN": strings.Repeat("a", 32), "ADMIN_ADDR": "11001"}, "ADMIN_ADDR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +106,7 @@ func TestCheckConfigReadable(t *testing.T) {
 		"\nSESSION_IDLE=1h\n",
 		"\nJWKS_REFETCH_COOLDOWN=30s\n",
 		"\nSHUTDOWN_TIMEOUT=1m30s\n",
+		"\nADMIN_ADDR=127.0.0.1:11001\n",
 		"\nPROXY_AUTH_TRUSTED_CIDRS=\n",
 		" scopes=(none) ",
 		"\n# credentials: API keys (apikey)\n",

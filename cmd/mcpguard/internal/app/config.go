@@ -78,6 +78,10 @@ type config struct {
 	// and private addresses over plain http. For tests; it MUST NOT be set in production.
 	InsecureCIMDAllowPrivate bool `env:"INSECURE_CIMD_ALLOW_PRIVATE"`
 
+	// AdminAddr is where the admin API listens when AdminToken is set.
+	AdminAddr  string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:11001"`
+	AdminToken string `env:"ADMIN_TOKEN"`
+
 	JWTIssuers          string        `env:"JWT_ISSUERS"`
 	JWKSRefetchCooldown time.Duration `env:"JWKS_REFETCH_COOLDOWN" envDefault:"30s"`
 	JWTCacheSize        int           `env:"JWT_CACHE_SIZE" envDefault:"10000"`
@@ -305,6 +309,17 @@ func (c *config) validate() error {
 	}
 	if c.SessionIdle < time.Minute || c.SessionIdle > c.SessionTTL {
 		bad("SESSION_IDLE", "must be at least 1m and at most SESSION_TTL")
+	}
+	if c.AdminToken != "" {
+		if len(c.AdminToken) < 32 {
+			bad("ADMIN_TOKEN", "must be at least 32 characters long")
+		}
+		if c.Provider == "" {
+			bad("ADMIN_TOKEN", "needs PROVIDER: the admin API manages the authorization server's sessions")
+		}
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			bad("ADMIN_ADDR", "%q is not host:port", c.AdminAddr)
+		}
 	}
 	if c.JWKSRefetchCooldown < time.Second {
 		bad("JWKS_REFETCH_COOLDOWN", "must be at least 1s")

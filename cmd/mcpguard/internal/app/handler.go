@@ -37,6 +37,7 @@ type Handler struct {
 	decider  *forwardauth.Decider
 	timeouts timeouts
 	metrics  *metrics
+	admin    http.Handler // the admin API; nil without ADMIN_TOKEN
 }
 
 // NewHandler reads the configuration (the environment through o.Getenv, then o.Args),
@@ -79,7 +80,12 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 	m.registry.MustRegister(d.Collectors()...)
 	rt := newRouter(log, deadlines{read: t.read, write: t.write})
 	addRoutes(rt, d, s.meta, s.as, ready, m, c.ProtectedPath)
-	return &Handler{routes: rt, cfg: c, log: log, setup: s, decider: d, timeouts: t, metrics: m}, nil
+	h := &Handler{routes: rt, cfg: c, log: log, setup: s, decider: d, timeouts: t, metrics: m}
+	if h.admin, err = newAdminHandler(c, s, m, h); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return h, nil
 }
 
 // ServeHTTP answers one request.
