@@ -38,6 +38,8 @@ commands:
   healthcheck    exit 0 when the local server answers /healthz (for container probes)
   store migrate --from DSN --to DSN
                  copy the authorization server's state from one STORE into another
+  admin sessions|revoke ...
+                 call the admin API at ADMIN_URL with ADMIN_TOKEN (mcpguard admin lists them)
   version        print the version
   help           print this text (also -h, --help)
 
@@ -55,7 +57,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			cmd, rest = rest[0], rest[1:]
 		}
 	}
-	if isHelp(cmd) || (cmd != "doctor" && slices.ContainsFunc(rest, isHelp)) {
+	if isHelp(cmd) || (cmd != "doctor" && cmd != "admin" && slices.ContainsFunc(rest, isHelp)) {
 		// mcpguard --help, mcpguard serve -port 1 -h: before the configuration is read,
 		// which may not parse. doctor has flags of its own.
 		cmd = "help"
@@ -82,6 +84,8 @@ func runCommand(ctx context.Context, cmd string, args []string, getenv func(stri
 		return hashPassword(stdin, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, args, getenv)
+	case "admin":
+		return adminCommand(ctx, args, getenv, stdout)
 	case "store":
 		return storeCommand(ctx, args, stdout, stderr)
 	case "version":
