@@ -183,3 +183,19 @@ func TestAdminListenerOnlyWithToken(t *testing.T) {
 		t.Errorf("serve without ADMIN_TOKEN started the admin API:\n%s", stdout)
 	}
 }
+
+// TestCheckConfigAdmin: check-config prints ADMIN_ADDR and never the admin token.
+func TestCheckConfigAdmin(t *testing.T) {
+	env := localUsersEnv(t)
+	env["ADMIN_TOKEN"] = testAdminToken
+	var stdout syncBuffer
+	err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] },
+		strings.NewReader(""), &stdout, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "\nADMIN_ADDR=127.0.0.1:11001\n") || !strings.Contains(out, "\nADMIN_TOKEN=<redacted>\n") || strings.Contains(out, testAdminToken) {
+		t.Errorf("check-config output, ADMIN_ lines wrong:\n%s", out)
+	}
+}
