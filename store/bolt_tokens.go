@@ -231,6 +231,9 @@ func (b *boltStore) GC(ctx context.Context, now time.Time) (n int, err error) {
 		if err := add(sweep(tx, bucketDenylist, func(_ []byte, exp time.Time) bool { return expired(exp, now) })); err != nil {
 			return err
 		}
+		if err := add(gcSubjects(tx, now)); err != nil {
+			return err
+		}
 		return add(gcAssertions(tx, now))
 	})
 	if err != nil {

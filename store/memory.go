@@ -22,8 +22,9 @@ type memory struct {
 	denylist        map[string]time.Time           // jti -> expires at
 	consents        map[string]Consent             // consentKey -> consent
 	keys            map[string]SigningKey
-	assertions      map[string]time.Time // assertionKey -> expires at; made on first use
-	sessions        map[string]Session   // session ID -> session
+	assertions      map[string]time.Time         // assertionKey -> expires at; made on first use
+	sessions        map[string]Session           // session ID -> session
+	subjects        map[string]SubjectRevocation // subject -> its revocation; made on first use
 }
 
 // newMemory returns an empty memory store checking expiry against now.

@@ -189,6 +189,7 @@ func (m *memory) GC(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	n += m.gcAssertions(now)
+	n += m.gcSubjects(now)
 	n += m.gcSessions(now)
 	return n, nil
 }

@@ -134,6 +134,7 @@ type SigningKey struct {
 type Store interface {
 	AssertionStore // single-use assertion IDs, store/assertions.go
 	SessionStore
+	SubjectStore // revocations of a whole subject, store/subjects.go
 	// CreateClient stores c; ErrExists if a live client has c.ID.
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns the client with id; ErrNotFound if there is none or it expired

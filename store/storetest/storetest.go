@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionCRUD", testSessionCRUD},
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionGC", testSessionGC},
+		{"SubjectRevocations", testSubjectRevocations},
+		{"SubjectGC", testSubjectGC},
 		{"Ping", testPing},
 		{"Copies", testCopies},
 		{"CanceledContext", testCanceledContext},
