@@ -24,6 +24,7 @@ type memory struct {
 	keys            map[string]SigningKey
 	assertions      map[string]time.Time // assertionKey -> expires at; made on first use
 	sessions        map[string]Session   // session ID -> session
+	leases          map[string]lease     // lease name -> holder; store/memory_rotation.go
 }
 
 // newMemory returns an empty memory store checking expiry against now.
