@@ -67,6 +67,7 @@ resources:
 		{"configured twice", map[string]string{"POLICY_FILE": pf, "JWT_ISSUERS": "https://kc.example.com/realms/a=mcp"}, "JWT_ISSUERS"},
 		{"file issuer without audience", map[string]string{"POLICY_FILE": noAud}, "audiences"},
 		{"cooldown", map[string]string{"JWKS_REFETCH_COOLDOWN": "1ms"}, "JWKS_REFETCH_COOLDOWN"},
+		{"key rotation too often", map[string]string{"SIGNING_KEY_ROTATION": "30m"}, "SIGNING_KEY_ROTATION"},
 		{"session ttl too short", map[string]string{"SESSION_TTL": "10s"}, "SESSION_TTL"},
 		{"session idle past the ttl", map[string]string{"SESSION_TTL": "2h", "SESSION_IDLE": "3h"}, "SESSION_IDLE"},
 	}
@@ -99,6 +100,7 @@ func TestCheckConfigReadable(t *testing.T) {
 		"\nALLOWED_SCOPES=mcp:read,mcp:write\n",
 		"\nACCESS_TOKEN_TTL=1h\n",
 		"\nREFRESH_TOKEN_TTL=720h\n",
+		"\nSIGNING_KEY_ROTATION=720h\n",
 		"\nSESSION_TTL=8h\n",
 		"\nSESSION_IDLE=1h\n",
 		"\nJWKS_REFETCH_COOLDOWN=30s\n",

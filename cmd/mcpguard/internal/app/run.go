@@ -38,6 +38,8 @@ commands:
   healthcheck    exit 0 when the local server answers /healthz (for container probes)
   store migrate --from DSN --to DSN
                  copy the authorization server's state from one STORE into another
+  keys rotate [--now]
+                 add a new signing key to STORE now instead of at SIGNING_KEY_ROTATION
   version        print the version
   help           print this text (also -h, --help)
 
@@ -84,6 +86,8 @@ func runCommand(ctx context.Context, cmd string, args []string, getenv func(stri
 		return healthcheck(ctx, args, getenv)
 	case "store":
 		return storeCommand(ctx, args, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "mcpguard", version)
 		return err
