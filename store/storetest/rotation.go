@@ -68,3 +68,32 @@ func testReplicaLeaseRace(t *testing.T, s [2]store.Store) {
 
 // errNotHeld marks a taker that did not get the lease.
 var errNotHeld = errors.New("lease not held")
+
+// testReplicaKeyRotationRace: replicas following the rotation protocol at the same
+// moment (take the lease, read the keys again, add one unless a key newer than the
+// schedule is there) add exactly one key between them.
+func testReplicaKeyRotationRace(t *testing.T, s [2]store.Store) {
+	ctx := t.Context()
+	first := store.SigningKey{ID: "k0", Algorithm: "ES256", PrivateKey: []byte("der-k0"), CreatedAt: t0}
+	wantErr(t, "AddSigningKey(k0)", s[0].AddSigningKey(ctx, first), nil)
+	now, due := t0.Add(24*time.Hour), 24*time.Hour
+	errs := race(func(i int) error {
+		st := s[i%2]
+		held, err := st.AcquireLease(ctx, "signing-key-rotation", fmt.Sprint("replica-", i), time.Now(), time.Minute)
+		if err != nil || !held {
+			return err
+		}
+		keys, err := st.SigningKeys(ctx)
+		if err != nil {
+			return err
+		}
+		if now.Sub(keys[len(keys)-1].CreatedAt) < due {
+			return nil
+		}
+		return st.AddSigningKey(ctx, store.SigningKey{ID: fmt.Sprint("k-", i), Algorithm: "ES256", PrivateKey: []byte("der"), CreatedAt: now, NotBefore: now.Add(10 * time.Minute)})
+	})
+	wantEqual(t, "errors of the racing rotations", tally(t, errs), []int{racers})
+	keys, err := s[1].SigningKeys(ctx)
+	wantErr(t, "SigningKeys() after the race", err, nil)
+	wantEqual(t, "len(SigningKeys()) after the race", len(keys), 2)
+}
