@@ -94,7 +94,8 @@ func (s *Server) keepKeys(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.tickKeys(ctx); err != nil && ctx.Err() == nil {
+			// An unreachable store is logged once per change by the store's watcher.
+			if err := s.tickKeys(ctx); err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrUnavailable) {
 				zerolog.Ctx(ctx).Warn().Err(err).Msg("signing keys: reload or rotation failed")
 			}
 		}
