@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mcpguard/mcpguard/store"
 )
 
 // TestKeyRotationSchedule: with the clock injected, a replica rotates once the newest
@@ -129,5 +131,38 @@ func TestKeyRotationOneReplica(t *testing.T) {
 	e.clock.Advance(rotationLeaseTTL)
 	if _, err := RotateSigningKey(t.Context(), e.st, e.clock.Now(), e.clock.Now()); err != nil {
 		t.Errorf("RotateSigningKey after the lease expired = %v, want nil", err)
+	}
+}
+
+// TestKeySetCurrent: which stored key signs at a moment.
+func TestKeySetCurrent(t *testing.T) {
+	t0 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	key := func(id string, created, notBefore time.Duration) store.SigningKey {
+		k := store.SigningKey{ID: id, CreatedAt: t0.Add(created)}
+		if notBefore != 0 {
+			k.NotBefore = t0.Add(notBefore)
+		}
+		return k
+	}
+	tests := []struct {
+		name string
+		keys []store.SigningKey
+		at   time.Duration
+		want string
+	}{
+		{"one key without NotBefore", []store.SigningKey{key("a", 0, 0)}, 0, "a"},
+		{"keys without NotBefore: the newest signs", []store.SigningKey{key("a", 0, 0), key("b", time.Second, 0)}, 0, "b"},
+		{"a rotated key before its NotBefore", []store.SigningKey{key("a", 0, 0), key("b", time.Hour, time.Hour+10*time.Minute)}, time.Hour + 10*time.Minute - time.Second, "a"},
+		{"a rotated key at its NotBefore", []store.SigningKey{key("a", 0, 0), key("b", time.Hour, time.Hour+10*time.Minute)}, time.Hour + 10*time.Minute, "b"},
+		{"created at the same second, the one with NotBefore wins once started", []store.SigningKey{key("b", 0, 10*time.Minute), key("a", 0, 0)}, 10 * time.Minute, "b"},
+		{"none started: the first to start", []store.SigningKey{key("a", 0, 20*time.Minute), key("b", time.Second, 10*time.Minute)}, 0, "b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ks := &keySet{stored: tt.keys}
+			if got := ks.stored[ks.current(t0.Add(tt.at))].ID; got != tt.want {
+				t.Errorf("current(t0+%v) = %s, want %s", tt.at, got, tt.want)
+			}
+		})
 	}
 }
