@@ -29,9 +29,9 @@ const (
 )
 
 // keyRing holds the signing keys loaded from the store. Tokens are signed with the
-// newest key whose NotBefore has passed (rotation.go) and verified with any. It is the verifier's auth.KeySource: verification
-// never calls the store, except for a reload (auth.OwnTokens bounds how often) when a
-// token names an unknown kid.
+// newest key whose NotBefore has passed (rotation.go) and verified with any. It is the
+// verifier's auth.KeySource: verification never calls the store, except for a reload
+// (auth.OwnTokens bounds how often) when a token names an unknown kid.
 type keyRing struct {
 	st  store.Store
 	set atomic.Pointer[keySet]
