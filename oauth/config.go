@@ -116,6 +116,9 @@ type Config struct {
 	// AccessTokenTTL, RefreshTokenTTL, CodeTTL and RefreshGrace default to 10 min,
 	// 30 days, 1 min and 30 s.
 	AccessTokenTTL, RefreshTokenTTL, CodeTTL, RefreshGrace time.Duration
+	// SigningKeyRotation is how often a new signing key is added (rotation.go); 0
+	// means DefaultSigningKeyRotation, 30 days.
+	SigningKeyRotation time.Duration
 	// OnGrant, when set, is called for every /token answer (grant type, "ok" or the
 	// OAuth error code), for metrics.
 	OnGrant func(grant, result string)

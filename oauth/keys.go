@@ -29,9 +29,9 @@ const (
 )
 
 // keyRing holds the signing keys loaded from the store. Tokens are signed with the
-// newest key and verified with any. It is the verifier's auth.KeySource: verification
-// never calls the store, except for a reload (auth.OwnTokens bounds how often) when a
-// token names an unknown kid.
+// newest key whose NotBefore has passed (rotation.go) and verified with any. It is the
+// verifier's auth.KeySource: verification never calls the store, except for a reload
+// (auth.OwnTokens bounds how often) when a token names an unknown kid.
 type keyRing struct {
 	st  store.Store
 	set atomic.Pointer[keySet]
@@ -39,9 +39,46 @@ type keyRing struct {
 
 // keySet is one immutable generation of loaded keys.
 type keySet struct {
-	signer jose.Signer        // the newest key's: ES256, its kid, typ at+jwt
-	public jose.JSONWebKeySet // every key's public half, kid, alg and use
-	jwks   []byte             // public, rendered (RFC 7517 §5)
+	stored  []store.SigningKey // oldest first, as the store returns them
+	signers []jose.Signer      // stored[i]'s: ES256, its kid, typ at+jwt
+	public  jose.JSONWebKeySet // every key's public half, kid, alg and use
+	jwks    []byte             // public, rendered (RFC 7517 §5)
+}
+
+// signingStart is when k starts signing: its NotBefore; a key stored without one
+// (before keys rotated) signs at once, as it always did.
+func signingStart(k store.SigningKey) time.Time { return k.NotBefore }
+
+// signedFrom is the earliest k can have signed: the later of CreatedAt and NotBefore.
+// A key older than k stops signing at signedFrom(k) at the latest.
+func signedFrom(k store.SigningKey) time.Time {
+	if k.NotBefore.After(k.CreatedAt) {
+		return k.NotBefore
+	}
+	return k.CreatedAt
+}
+
+// current returns the index of the key that signs at now: of the keys whose NotBefore
+// has passed, the one that started last (signedFrom; the newest in store order on a
+// tie). A key still waiting to sign is only published. When none has started (keys
+// added with a lead and the older ones removed by hand) the one starting first signs.
+func (ks *keySet) current(now time.Time) int {
+	cur, first := -1, 0
+	for i, k := range ks.stored {
+		if signingStart(k).After(now) {
+			if signingStart(k).Before(signingStart(ks.stored[first])) {
+				first = i
+			}
+			continue
+		}
+		if cur < 0 || !signedFrom(k).Before(signedFrom(ks.stored[cur])) {
+			cur = i
+		}
+	}
+	if cur < 0 {
+		return first
+	}
+	return cur
 }
 
 // initKeys loads the signing keys, generating and storing a first one when the store
@@ -104,8 +141,9 @@ func (kr *keyRing) load(ctx context.Context) error {
 	if len(stored) == 0 {
 		return nil
 	}
-	ks := &keySet{}
-	var newest jose.JSONWebKey
+	ks := &keySet{stored: stored}
+	// The kid comes from the key; alg and typ head every token (RFC 9068 §2.1).
+	opts := (&jose.SignerOptions{}).WithType(accessTokenType)
 	for _, sk := range stored {
 		if sk.Algorithm != accessTokenAlg {
 			return fmt.Errorf("oauth: signing key %q: algorithm %q is not %s", sk.ID, sk.Algorithm, accessTokenAlg)
@@ -118,13 +156,12 @@ func (kr *keyRing) load(ctx context.Context) error {
 		if !ok || priv.Curve != elliptic.P256() {
 			return fmt.Errorf("oauth: signing key %q is not a P-256 key", sk.ID)
 		}
-		newest = jose.JSONWebKey{Key: priv, KeyID: sk.ID} // keys come oldest first: the newest signs
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: priv, KeyID: sk.ID}}, opts)
+		if err != nil {
+			return fmt.Errorf("oauth: signing key %q: %w", sk.ID, err)
+		}
+		ks.signers = append(ks.signers, signer)
 		ks.public.Keys = append(ks.public.Keys, jose.JSONWebKey{Key: priv.Public(), KeyID: sk.ID, Algorithm: accessTokenAlg, Use: "sig"})
-	}
-	// The kid comes from the key; alg and typ head every token (RFC 9068 §2.1).
-	opts := (&jose.SignerOptions{}).WithType(accessTokenType)
-	if ks.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: newest}, opts); err != nil {
-		return fmt.Errorf("oauth: signing key %q: %w", newest.KeyID, err)
 	}
 	if ks.jwks, err = json.Marshal(ks.public); err != nil {
 		return fmt.Errorf("oauth: render the JWK set: %w", err)
@@ -142,7 +179,7 @@ func (kr *keyRing) PublicKeys() *jose.JSONWebKeySet {
 }
 
 // ReloadPublicKeys reloads the keys from the store, where another replica may have
-// added one, and returns the public halves (auth.KeySource). The newest key then signs.
+// added one, and returns the public halves (auth.KeySource).
 func (kr *keyRing) ReloadPublicKeys(ctx context.Context) (*jose.JSONWebKeySet, error) {
 	if err := kr.load(ctx); err != nil {
 		return nil, err
@@ -154,7 +191,7 @@ func (kr *keyRing) ReloadPublicKeys(ctx context.Context) (*jose.JSONWebKeySet, e
 func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/jwk-set+json")
-	h.Set("Cache-Control", "public, max-age=300")
+	h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d", int(JWKSMaxAge.Seconds())))
 	h.Set("Access-Control-Allow-Origin", "*")
 	w.Write(s.keys.set.Load().jwks)
 }
@@ -198,7 +235,8 @@ func (s *Server) mintAccessToken(g grant, now time.Time) (token string, exp time
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	jws, err := s.keys.set.Load().signer.Sign(payload)
+	ks := s.keys.set.Load()
+	jws, err := ks.signers[ks.current(now)].Sign(payload)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("oauth: sign an access token: %w", err)
 	}

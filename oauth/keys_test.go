@@ -9,6 +9,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,27 +125,53 @@ func TestKeysPersist(t *testing.T) {
 	}
 }
 
-// TestKeysAnotherReplica: a key another replica added to the store is picked up when a
-// token names it, without a store call per request.
+// TestKeysAnotherReplica: a key another replica added by rotation is published at
+// once and signs only from its NotBefore; the first replica, which has not reloaded
+// its keys yet, verifies its tokens without a store call per request.
 func TestKeysAnotherReplica(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	first := e.as
-	k, err := newSigningKey(e.clock.Now().Add(time.Second))
+	old := kidOf(t, e.tokens().str("access_token"))
+	now := e.clock.Now()
+	kid, err := RotateSigningKey(t.Context(), e.st, now, now.Add(SigningKeyPublishLead))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.AddSigningKey(t.Context(), k); err != nil {
-		t.Fatal(err)
+	e.restart() // the new replica loads both keys
+	if got := jwksKids(e); !slices.Contains(got, kid) || !slices.Contains(got, old) {
+		t.Fatalf("/jwks of the new replica = %v, want %s and %s", got, old, kid)
 	}
-	e.restart() // the new replica signs with the newest key
+	if got := kidOf(t, e.tokens().str("access_token")); got != old {
+		t.Fatalf("before NotBefore the new replica signs with %s, want the old key %s", got, old)
+	}
+	e.clock.Advance(SigningKeyPublishLead)
 	a := e.tokens()
-	if header, _ := decodeJWT(t, a.str("access_token")); header["kid"] != k.ID {
-		t.Fatalf("new replica signs with %v, want the newest key %s", header["kid"], k.ID)
+	if got := kidOf(t, a.str("access_token")); got != kid {
+		t.Fatalf("at NotBefore the new replica signs with %s, want the new key %s", got, kid)
 	}
 	// The first replica has not reloaded its keys yet, so the unknown kid reloads them.
 	if _, err := first.AccessTokens().Verify(t.Context(), a.str("access_token")); err != nil {
 		t.Errorf("the first replica does not verify the new key's token: %v", err)
 	}
+}
+
+// kidOf returns the kid in the header of an access token.
+func kidOf(t testing.TB, tok string) string {
+	t.Helper()
+	header, _ := decodeJWT(t, tok)
+	kid, _ := header["kid"].(string)
+	return kid
+}
+
+// jwksKids returns the kids /jwks publishes.
+func jwksKids(e *flowEnv) []string {
+	e.t.Helper()
+	set, _ := e.fetchJWKS()
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.KeyID)
+	}
+	return kids
 }
 
 // legacyAccessClaims, legacyMint and legacyVerify are the access-token code of

@@ -31,6 +31,8 @@ type Server struct {
 	ttl      lifetimes
 	flowCtx  context.Context // New's ctx: background work and store calls of /auth
 	keys     *keyRing        // signing keys, loaded from the store
+	rotation time.Duration   // how often the signing key rotates
+	holder   string          // this replica's name for the rotation lease
 	deny     *denylist       // revocations made by this process
 	verifier *auth.OwnTokens // /auth's view of our access tokens
 
@@ -72,9 +74,16 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if s.discovery, err = newDiscovery(iss, scopes, s.clients.offers()); err != nil {
 		return nil, err
 	}
+	if s.rotation = c.SigningKeyRotation; s.rotation == 0 {
+		s.rotation = DefaultSigningKeyRotation
+	} else if s.rotation < 0 {
+		return nil, errors.New("oauth: SigningKeyRotation must not be negative")
+	}
+	s.holder = randomString(8)
 	if err := s.initKeys(ctx); err != nil {
 		return nil, err
 	}
+	go s.keepKeys(ctx)
 	if b, ok := c.Store.(store.Broadcaster); ok {
 		go s.hearRevocations(ctx, b)
 	}

@@ -24,7 +24,7 @@ var (
 	bucketConsents        = []byte("consents")         // consentKey -> Consent
 	bucketKeys            = []byte("signing_keys")     // kid -> SigningKey
 	allBuckets            = [][]byte{bucketMeta, bucketClients, bucketCodes, bucketTokens,
-		bucketFamilyTokens, bucketRevokedFamilies, bucketDenylist, bucketConsents, bucketKeys, bucketSessions}
+		bucketFamilyTokens, bucketRevokedFamilies, bucketDenylist, bucketConsents, bucketKeys, bucketSessions, bucketLeases}
 )
 
 // schemaVersion is the layout this code writes; a file with another one is refused.

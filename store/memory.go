@@ -25,6 +25,7 @@ type memory struct {
 	assertions      map[string]time.Time         // assertionKey -> expires at; made on first use
 	sessions        map[string]Session           // session ID -> session
 	subjects        map[string]SubjectRevocation // subject -> its revocation; made on first use
+	leases          map[string]lease             // lease name -> holder; store/memory_rotation.go
 }
 
 // newMemory returns an empty memory store checking expiry against now.

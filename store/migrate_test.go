@@ -35,7 +35,7 @@ func fill(t *testing.T, s store.Store, t0 time.Time) {
 		"token expired":  s.CreateRefreshToken(ctx, token("rt-old", "fam-1", gone)),
 		"token revoked":  s.CreateRefreshToken(ctx, token("rt-r", "fam-r", exp)),
 		"consent":        s.PutConsent(ctx, store.Consent{Subject: "sub-1", ClientID: "c1", Scopes: []string{"mcp:read"}, Resource: "https://mcp.example.com/mcp", GrantedAt: t0}),
-		"key":            s.AddSigningKey(ctx, store.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x81, 0x87}, CreatedAt: t0}),
+		"key":            s.AddSigningKey(ctx, store.SigningKey{ID: "k1", Algorithm: "ES256", PrivateKey: []byte{0x30, 0x81, 0x87}, CreatedAt: t0, NotBefore: t0.Add(10 * time.Minute)}),
 		"denied":         s.RevokeAccessToken(ctx, "jti-1", exp),
 		"denied expired": s.RevokeAccessToken(ctx, "jti-old", gone),
 		"session": s.CreateSession(ctx, store.Session{ID: "sess-1", Identity: id, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(8 * time.Hour), IdleExpiresAt: exp,

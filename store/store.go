@@ -126,6 +126,10 @@ type SigningKey struct {
 	Algorithm  string // "ES256"
 	PrivateKey []byte // PKCS#8 DER
 	CreatedAt  time.Time
+	// NotBefore is when the key starts signing; until then it is only published, so
+	// that verifiers caching the JWK set know it before they meet a token it signed.
+	// Zero (keys stored before rotation existed) signs from CreatedAt.
+	NotBefore time.Time `json:",omitzero"`
 }
 
 // Store is the authorization server's state. Every method is safe for concurrent use, and
@@ -134,7 +138,8 @@ type SigningKey struct {
 type Store interface {
 	AssertionStore // single-use assertion IDs, store/assertions.go
 	SessionStore
-	SubjectStore // revocations of a whole subject, store/subjects.go
+	SubjectStore  // revocations of a whole subject, store/subjects.go
+	RotationStore // leases and key removal, store/rotation.go
 	// CreateClient stores c; ErrExists if a live client has c.ID.
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns the client with id; ErrNotFound if there is none or it expired

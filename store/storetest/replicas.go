@@ -24,6 +24,8 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"RevokeFamilyRace", testReplicaRevokeFamilyRace},
 		{"AssertionRace", testReplicaAssertionRace},
 		{"Sessions", testReplicaSessions},
+		{"LeaseRace", testReplicaLeaseRace},
+		{"KeyRotationRace", testReplicaKeyRotationRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AccessTokenDenylist", testAccessTokenDenylist},
 		{"Consents", testConsents},
 		{"SigningKeys", testSigningKeys},
+		{"SigningKeyRotation", testSigningKeyRotation},
 		{"GC", testGC},
 		{"AssertionSingleUse", testAssertionSingleUse},
 		{"AssertionGC", testAssertionGC},

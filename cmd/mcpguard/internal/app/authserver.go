@@ -92,6 +92,7 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		SessionSecret:            secret,
 		AccessTokenTTL:           c.AccessTokenTTL,
 		RefreshTokenTTL:          c.RefreshTokenTTL,
+		SigningKeyRotation:       c.SigningKeyRotation,
 		SessionTTL:               c.SessionTTL,
 		SessionIdle:              c.SessionIdle,
 		OnGrant:                  func(grant, result string) { m.grants.WithLabelValues(grant, result).Inc() },
@@ -119,7 +120,7 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 	if c.InsecureCIMDAllowPrivate {
 		log.Warn().Msg("INSECURE_CIMD_ALLOW_PRIVATE=true: client metadata documents may be fetched from private addresses; never set this in production")
 	}
-	as, err := oauth.New(ctx, oc)
+	as, err := oauth.New(log.WithContext(ctx), oc) // its background work (key rotation) logs to log
 	if err != nil {
 		return nil, fmt.Errorf("config: the authorization server: %w", err)
 	}

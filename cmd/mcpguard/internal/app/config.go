@@ -71,6 +71,7 @@ type config struct {
 	Store              string        `env:"STORE" envDefault:"bolt:///var/lib/mcpguard/mcpguard.db"`
 	AccessTokenTTL     time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"10m"`
 	RefreshTokenTTL    time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	SigningKeyRotation time.Duration `env:"SIGNING_KEY_ROTATION" envDefault:"720h"`
 	SessionTTL         time.Duration `env:"SESSION_TTL" envDefault:"8h"`
 	SessionIdle        time.Duration `env:"SESSION_IDLE" envDefault:"1h"`
 	CIMDAllowedDomains string        `env:"CIMD_ALLOWED_DOMAINS"`
@@ -300,6 +301,9 @@ func (c *config) validate() error {
 	}
 	if c.AccessTokenTTL < 30*time.Second || c.AccessTokenTTL > 24*time.Hour {
 		bad("ACCESS_TOKEN_TTL", "must be between 30s and 24h")
+	}
+	if c.SigningKeyRotation < time.Hour {
+		bad("SIGNING_KEY_ROTATION", "must be at least 1h")
 	}
 	if c.RefreshTokenTTL < time.Minute {
 		bad("REFRESH_TOKEN_TTL", "must be at least 1m")

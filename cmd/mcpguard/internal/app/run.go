@@ -40,6 +40,8 @@ commands:
                  copy the authorization server's state from one STORE into another
   admin sessions|revoke ...
                  call the admin API at ADMIN_URL with ADMIN_TOKEN (mcpguard admin lists them)
+  keys rotate [--now]
+                 add a new signing key to STORE now instead of at SIGNING_KEY_ROTATION
   version        print the version
   help           print this text (also -h, --help)
 
@@ -88,6 +90,8 @@ func runCommand(ctx context.Context, cmd string, args []string, getenv func(stri
 		return adminCommand(ctx, args, getenv, stdout)
 	case "store":
 		return storeCommand(ctx, args, stdout, stderr)
+	case "keys":
+		return keysCommand(ctx, args, getenv, stdout, stderr)
 	case "version":
 		_, err := fmt.Fprintln(stdout, "mcpguard", version)
 		return err
