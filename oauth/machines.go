@@ -33,12 +33,13 @@ type clientAuth struct {
 	credentials bool        // may use the client_credentials grant
 	scopes      []string    // what a client_credentials token may carry; the default
 	resources   []string    // what a client_credentials token may be for; the first is the default
+	introspect  bool        // a resource server: may use /introspect (RFC 7662)
 }
 
 // newClientAuth checks the machine settings of sc against the server's resources and
 // scopes. Bad combinations are errors the caller prefixes with the client.
 func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *http.Client, allowHTTP bool) (*clientAuth, error) {
-	ca := &clientAuth{method: sc.TokenEndpointAuthMethod}
+	ca := &clientAuth{method: sc.TokenEndpointAuthMethod, introspect: sc.Introspection}
 	for _, g := range sc.GrantTypes {
 		switch g {
 		case grantAuthorizationCode, grantRefreshToken:
@@ -92,6 +93,9 @@ func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *htt
 	}
 	if ca.credentials && !secret && !keys {
 		return nil, errors.New("grant type client_credentials needs a confidential client: a secret or keys")
+	}
+	if ca.introspect && !secret && !keys {
+		return nil, errors.New("introspection needs a confidential client: a secret or keys")
 	}
 	if keys {
 		k, err := newClientKeys(sc.JWKS, sc.JWKSURI, hc, allowHTTP)

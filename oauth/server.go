@@ -21,7 +21,7 @@ import (
 //     within the login allowlists;
 //   - frontChannel: what the user's browser goes through, /authorize, /login,
 //     /callback, /consent and /logout;
-//   - tokenEndpoint: /token with its grants, and /revoke;
+//   - tokenEndpoint: /token with its grants, /revoke and /introspect;
 //
 // and, itself, the signing keys, /jwks and the access tokens (keys.go, access.go).
 type Server struct {
@@ -96,6 +96,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		deny:            s.deny,
 		mint:            s.mintAccessToken,
 		verifySignature: s.verifyAccessSignature,
+		verifyToken:     s.verifier.Verify,
 		onGrant:         c.OnGrant,
 		offers:          s.clients.offers(),
 	}

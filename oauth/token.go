@@ -37,8 +37,9 @@ type tokenEndpoint struct {
 	deny            *denylist
 	mint            func(g grant, now time.Time) (token string, exp time.Time, err error)
 	verifySignature func(ctx context.Context, token string, now time.Time) (*auth.OwnTokenClaims, error)
-	onGrant         func(grant, result string) // Config.OnGrant
-	offers          offers                     // what the configured clients add: client_credentials, private_key_jwt
+	verifyToken     func(ctx context.Context, token string) (auth.Principal, error) // as /auth does: times, audience, revocation
+	onGrant         func(grant, result string)                                      // Config.OnGrant
+	offers          offers                                                          // what the configured clients add: client_credentials, private_key_jwt
 }
 
 // routes adds /token, /revoke and their CORS preflights to mux, under the issuer's path.
@@ -48,6 +49,9 @@ func (t *tokenEndpoint) routes(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS "+p+"/token", preflight("POST, OPTIONS"))
 	mux.HandleFunc("POST "+p+"/revoke", t.handleRevoke)
 	mux.HandleFunc("OPTIONS "+p+"/revoke", preflight("POST, OPTIONS"))
+	if t.offers.introspection {
+		mux.HandleFunc("POST "+p+"/introspect", t.handleIntrospect) // server to server: no CORS
+	}
 }
 
 // tokenError is an RFC 6749 §5.2 error answer of /token or /revoke.
