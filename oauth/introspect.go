@@ -31,7 +31,8 @@ type introspection struct {
 
 // handleIntrospect is the introspection endpoint (RFC 7662) for resource servers: a
 // configured confidential client with introspection set, authenticated as at /token.
-// Any other caller gets 401 invalid_client. A live access token of ours is described;
+// Any other caller gets 401 invalid_client (every caller, when no resource server is
+// configured and the endpoint is not advertised). A live access token of ours is described;
 // a refresh token only when token_type_hint is refresh_token (see introspectRefresh);
 // everything else (expired, revoked, another issuer's, garbage) is {"active":false}.
 func (t *tokenEndpoint) handleIntrospect(w http.ResponseWriter, r *http.Request) {

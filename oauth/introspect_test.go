@@ -55,7 +55,7 @@ func (e *flowEnv) introspectBearer(t *testing.T, form url.Values, bearer string,
 		t.Fatal(err)
 	}
 	a := tokenAnswer{status: resp.StatusCode, header: resp.Header}
-	if b := readBody(t, resp); b != "" && resp.StatusCode != http.StatusNotFound && resp.StatusCode != http.StatusMethodNotAllowed {
+	if b := readBody(t, resp); b != "" {
 		if err := json.Unmarshal([]byte(b), &a.body); err != nil {
 			t.Fatalf("/introspect answer %q is not JSON: %v", b, err)
 		}
@@ -219,12 +219,13 @@ func mustJWTPayload(t *testing.T, tok string) []byte {
 	return b
 }
 
-// TestIntrospectionConfig: the endpoint exists, and is advertised, only with a
-// resource server configured; a public resource server is refused at start-up.
+// TestIntrospectionConfig: the endpoint is advertised only with a resource server
+// configured, and without one refuses every client; a public resource server is
+// refused at start-up.
 func TestIntrospectionConfig(t *testing.T) {
 	e := newFlowEnv(t, nil)
-	if a := e.introspectBearer(t, url.Values{"token": {"x"}}, "", confClient, confSecret); a.status != http.StatusNotFound && a.status != http.StatusMethodNotAllowed {
-		t.Errorf("introspect without a resource server = %d, want 404", a.status)
+	if a := e.introspectBearer(t, url.Values{"token": {"x"}}, "", confClient, confSecret); a.status != http.StatusUnauthorized || a.str("error") != codeInvalidClient {
+		t.Errorf("introspect without a resource server = %d %v, want 401 invalid_client", a.status, a.body)
 	}
 	md := readBody(t, e.get(WellKnownAuthorizationServer))
 	if strings.Contains(md, "introspection") {

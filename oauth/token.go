@@ -49,9 +49,9 @@ func (t *tokenEndpoint) routes(mux *http.ServeMux) {
 	mux.HandleFunc("OPTIONS "+p+"/token", preflight("POST, OPTIONS"))
 	mux.HandleFunc("POST "+p+"/revoke", t.handleRevoke)
 	mux.HandleFunc("OPTIONS "+p+"/revoke", preflight("POST, OPTIONS"))
-	if t.offers.introspection {
-		mux.HandleFunc("POST "+p+"/introspect", t.handleIntrospect) // server to server: no CORS
-	}
+	// Routed always, so the deploy recipes need not depend on configuration; without a
+	// resource server configured every caller gets invalid_client. Server to server: no CORS.
+	mux.HandleFunc("POST "+p+"/introspect", t.handleIntrospect)
 }
 
 // tokenError is an RFC 6749 §5.2 error answer of /token or /revoke.
