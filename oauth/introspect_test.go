@@ -251,3 +251,40 @@ func TestIntrospectionConfig(t *testing.T) {
 		t.Errorf("New(public resource server) = %v, want a confidential client error", err)
 	}
 }
+
+// TestIntrospectPrivateKeyJWT: a resource server may authenticate with a signed
+// assertion, and the metadata then lists private_key_jwt for introspection.
+func TestIntrospectPrivateKeyJWT(t *testing.T) {
+	key := newMachineKey(t, "rs1")
+	e := newFlowEnv(t, func(c *Config) {
+		c.Clients = append(c.Clients, StaticClient{ID: "rs-jwt", JWKS: key.jwks(t), Introspection: true})
+	})
+	at := e.tokens().str("access_token")
+	assertion := func(aud string) string {
+		now := e.clock.Now()
+		return signAssertion(t, jose.ES256, key.priv, key.kid, jwt.Claims{Issuer: "rs-jwt", Subject: "rs-jwt", Audience: jwt.Audience{aud},
+			Expiry: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: randomString(8)})
+	}
+	form := func(a string) url.Values {
+		return url.Values{"token": {at}, "client_assertion_type": {assertionTypeJWTBearer}, "client_assertion": {a}}
+	}
+	if a := e.introspect(form(assertion(e.srv.URL))); a.status != http.StatusOK || a.body["active"] != true {
+		t.Errorf("introspect with private_key_jwt = %d %v, want active", a.status, a.body)
+	}
+	replayed := assertion(e.srv.URL)
+	e.introspect(form(replayed))
+	if a := e.introspect(form(replayed)); a.status != http.StatusUnauthorized || a.str("error") != codeInvalidClient {
+		t.Errorf("introspect with a replayed assertion = %d %v, want 401 invalid_client", a.status, a.body)
+	}
+	if a := e.introspect(form(assertion("https://other.example"))); a.status != http.StatusUnauthorized {
+		t.Errorf("introspect with an assertion for another audience = %d %v, want 401", a.status, a.body)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(readBody(t, e.get(WellKnownAuthorizationServer))), &doc); err != nil {
+		t.Fatal(err)
+	}
+	methods, _ := json.Marshal(doc["introspection_endpoint_auth_methods_supported"])
+	if string(methods) != `["client_secret_basic","client_secret_post","private_key_jwt"]` {
+		t.Errorf("introspection_endpoint_auth_methods_supported = %s, want private_key_jwt listed", methods)
+	}
+}
