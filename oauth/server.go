@@ -96,7 +96,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		deny:            s.deny,
 		mint:            s.mintAccessToken,
 		verifySignature: s.verifyAccessSignature,
-		verifyToken:     s.verifier.Verify,
+		verifyToken:     s.verifyAccessToken,
 		onGrant:         c.OnGrant,
 		offers:          s.clients.offers(),
 	}

@@ -42,7 +42,8 @@ type tokenEndpoint struct {
 	offers          offers                                                          // what the configured clients add: client_credentials, private_key_jwt
 }
 
-// routes adds /token, /revoke and their CORS preflights to mux, under the issuer's path.
+// routes adds /token, /revoke and their CORS preflights, and /introspect, to mux,
+// under the issuer's path.
 func (t *tokenEndpoint) routes(mux *http.ServeMux) {
 	p := t.iss.path
 	mux.HandleFunc("POST "+p+"/token", t.handleToken)
