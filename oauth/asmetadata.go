@@ -78,6 +78,9 @@ func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
 	if o.clientCredentials {
 		grants = append(grants, grantClientCredentials)
 	}
+	if o.jwtBearer {
+		grants = append(grants, grantJWTBearer)
+	}
 	if o.privateKeyJWT {
 		authMethods = append(authMethods, authMethodPrivateKeyJWT)
 		for _, a := range assertionAlgs {
@@ -133,6 +136,7 @@ type offers struct {
 	clientCredentials bool // a client may use the client_credentials grant
 	privateKeyJWT     bool // a client authenticates with private_key_jwt
 	introspection     bool // a resource server may use /introspect
+	jwtBearer         bool // a client may use the jwt-bearer grant (ID-JAG)
 	// introspectionPrivateKeyJWT: a resource server authenticates with private_key_jwt.
 	introspectionPrivateKeyJWT bool
 }
@@ -144,6 +148,7 @@ func (reg *registry) offers() offers {
 		o.clientCredentials = o.clientCredentials || ca.credentials
 		o.privateKeyJWT = o.privateKeyJWT || ca.method == authMethodPrivateKeyJWT
 		o.introspection = o.introspection || ca.introspect
+		o.jwtBearer = o.jwtBearer || ca.jwtBearer
 		o.introspectionPrivateKeyJWT = o.introspectionPrivateKeyJWT || (ca.introspect && ca.method == authMethodPrivateKeyJWT)
 	}
 	return o

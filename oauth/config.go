@@ -71,6 +71,9 @@ type Config struct {
 
 	// Clients are pre-registered clients.
 	Clients []StaticClient
+	// EnterpriseIdPs are the enterprise identity providers whose ID-JAGs the jwt-bearer
+	// grant accepts, from clients whose GrantTypes list it.
+	EnterpriseIdPs []EnterpriseIdP
 	// RegistrationTTL is how long an unused DCR registration lives; 0 means 30 days.
 	RegistrationTTL time.Duration
 	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10.

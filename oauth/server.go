@@ -69,6 +69,10 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if s.clients, err = newRegistry(c, iss, scopes, s.now); err != nil {
 		return nil, err
 	}
+	idps, err := newEnterpriseIdPs(c.EnterpriseIdPs, s.clients, s.clients.cimd.client, c.InsecureCIMDAllowPrivate)
+	if err != nil {
+		return nil, err
+	}
 	if s.discovery, err = newDiscovery(iss, scopes, s.clients.offers()); err != nil {
 		return nil, err
 	}
@@ -99,6 +103,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		verifyToken:     s.verifyAccessToken,
 		onGrant:         c.OnGrant,
 		offers:          s.clients.offers(),
+		idps:            idps,
 	}
 	return s, nil
 }

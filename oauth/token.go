@@ -40,6 +40,7 @@ type tokenEndpoint struct {
 	verifyToken     func(ctx context.Context, token string) (auth.Principal, error) // as /auth does: times, audience, revocation
 	onGrant         func(grant, result string)                                      // Config.OnGrant
 	offers          offers                                                          // what the configured clients add: client_credentials, private_key_jwt
+	idps            []*enterpriseIdP                                                // whose ID-JAGs the jwt-bearer grant accepts
 }
 
 // routes adds /token, /revoke and their CORS preflights, and /introspect, to mux,
@@ -127,6 +128,12 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			resp, terr = t.clientCredentialsGrant(r, form)
+		case grantJWTBearer:
+			if !t.offers.jwtBearer {
+				terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+				break
+			}
+			resp, terr = t.idjagGrant(r, form)
 		case "":
 			terr = badRequest(codeInvalidRequest, "grant_type is required")
 		default:
