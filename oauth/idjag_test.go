@@ -83,6 +83,7 @@ func TestIDJAG(t *testing.T) {
 		{name: "ok narrowed", form: jagForm(e.jag(t, nil), "scope", "mcp:read"), basic: agent, status: 200, scope: "mcp:read"},
 		{name: "ok scope claim narrows", form: jagForm(e.jag(t, map[string]any{"scope": "mcp:read"})), basic: agent, status: 200, scope: "mcp:read"},
 		{name: "ok other resource", form: jagForm(e.jag(t, map[string]any{"resource": flowOtherResource}), "resource", flowOtherResource), basic: agent, status: 200, scope: "mcp:read mcp:write"},
+		{name: "ok email_verified as a string", form: jagForm(e.jag(t, map[string]any{"email_verified": "true"})), basic: agent, status: 200, scope: "mcp:read mcp:write"},
 		{name: "client authentication", form: jagForm(e.jag(t, nil)), basic: []string{jagClient, "wrong"}, status: 401, code: codeInvalidClient},
 		{name: "client not registered for the grant", form: jagForm(e.jag(t, nil)), basic: []string{confClient, confSecret}, status: 400, code: codeUnauthorizedClient},
 		{name: "assertion missing", form: jagForm(""), basic: agent, status: 400, code: codeInvalidGrant, check: "assertion"},

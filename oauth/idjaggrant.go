@@ -167,7 +167,7 @@ func idjagIdentity(idp *enterpriseIdP, sub string, all map[string]any) store.Ide
 	}
 	if e, ok := all[emailClaim].(string); ok {
 		id.Email = e
-		id.EmailVerified = all["email_verified"] == true
+		id.EmailVerified = all["email_verified"] == true || all["email_verified"] == "true" // "true" from some IdPs, as at login
 	}
 	if name, ok := all["name"].(string); ok {
 		id.Name = name
