@@ -178,3 +178,19 @@ func TestIDJAGConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestIDJAGIdPDown: an IdP whose discovery fails is 503 temporarily_unavailable, not
+// invalid_grant, and the same assertion works once the IdP is back.
+func TestIDJAGIdPDown(t *testing.T) {
+	e := newIDJAGEnv(t)
+	a := e.jag(t, nil)
+	e.idp.SetDown(true)
+	if r := e.postToken("/token", jagForm(a), jagClient, jagSecret); r.status != http.StatusServiceUnavailable || r.str("error") != codeTemporarilyUnavailable {
+		t.Fatalf("POST /token with the IdP down = %d %v, want 503 temporarily_unavailable", r.status, r.body)
+	}
+	e.idp.SetDown(false)
+	e.clock.Advance(time.Minute) // past the discovery cooldown, within the assertion's life
+	if r := e.postToken("/token", jagForm(a), jagClient, jagSecret); r.status != http.StatusOK {
+		t.Errorf("POST /token with the IdP back = %d %v, want 200", r.status, r.body)
+	}
+}

@@ -60,11 +60,11 @@ func (t *tokenEndpoint) idjagGrant(r *http.Request, form url.Values) (*tokenResp
 	now := t.now()
 	keys, err := idp.keySet(r.Context(), now)
 	if err != nil {
-		return nil, grantFailed("the IdP's keys are unavailable").because(err)
+		return nil, idpUnavailable(idp.Issuer, err)
 	}
 	cands, err := keys.candidates(r.Context(), tok.Headers[0].KeyID, now)
 	if err != nil {
-		return nil, grantFailed("the IdP's keys are unavailable").because(err)
+		return nil, idpUnavailable(idp.Issuer, err)
 	}
 	var cl idjagClaims
 	var all map[string]any
@@ -126,6 +126,13 @@ func (t *tokenEndpoint) idjagGrant(r *http.Request, form url.Values) (*tokenResp
 		return nil, serverError(fmt.Errorf("oauth: mint an access token: %w", err))
 	}
 	return &tokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(exp.Sub(now) / time.Second), Scope: strings.Join(scopes, " ")}, nil
+}
+
+// idpUnavailable is the answer when an IdP's keys cannot be had: 503, for the client
+// to try again, not invalid_grant, which would make it give up on a good assertion.
+func idpUnavailable(issuer string, cause error) *tokenError {
+	return &tokenError{status: http.StatusServiceUnavailable, description: "the enterprise IdP's keys could not be fetched; try again in a moment",
+		failure: failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: enterprise IdP %q: %w", issuer, cause)}}
 }
 
 // idjagScopes are the scopes of the token: those asked (by default all) within the
