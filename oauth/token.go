@@ -142,7 +142,7 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.onGrant != nil {
 		label := grantType
-		if label != grantAuthorizationCode && label != grantRefreshToken && label != grantClientCredentials {
+		if label != grantAuthorizationCode && label != grantRefreshToken && label != grantClientCredentials && label != grantJWTBearer {
 			label = "other"
 		}
 		result := "ok"
