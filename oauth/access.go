@@ -40,6 +40,12 @@ func (s *Server) verifyAccessSignature(ctx context.Context, token string, _ time
 	return s.verifier.VerifySignature(ctx, token)
 }
 
+// verifyAccessToken verifies token as /auth does (times, audience, revocation);
+// /introspect uses it.
+func (s *Server) verifyAccessToken(ctx context.Context, token string) (auth.Principal, error) {
+	return s.verifier.Verify(ctx, token)
+}
+
 // denylist holds the revocations this process made, and those other replicas sharing
 // the store published, so they take effect at once for tokens it has already verified
 // and cached (it is the verifier's auth.Denylist).

@@ -34,6 +34,8 @@ type asMetadata struct {
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
+	IntrospectionEndpoint                      string   `json:"introspection_endpoint,omitempty"`
+	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported,omitempty"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClientIDMetadataDocumentSupported          bool     `json:"client_id_metadata_document_supported"`
 }
@@ -76,10 +78,23 @@ func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
 	if o.clientCredentials {
 		grants = append(grants, grantClientCredentials)
 	}
+	if o.jwtBearer {
+		grants = append(grants, grantJWTBearer)
+	}
 	if o.privateKeyJWT {
 		authMethods = append(authMethods, authMethodPrivateKeyJWT)
 		for _, a := range assertionAlgs {
 			algs = append(algs, string(a))
+		}
+	}
+	var introspection string
+	var introspectionMethods []string
+	if o.introspection {
+		// Resource servers are confidential clients: never none.
+		introspection = issuer + "/introspect"
+		introspectionMethods = []string{authMethodSecretBasic, authMethodSecretPost}
+		if o.introspectionPrivateKeyJWT {
+			introspectionMethods = append(introspectionMethods, authMethodPrivateKeyJWT)
 		}
 	}
 	return json.Marshal(asMetadata{
@@ -97,6 +112,8 @@ func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
 		TokenEndpointAuthMethodsSupported:          authMethods,
 		TokenEndpointAuthSigningAlgValuesSupported: algs,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
+		IntrospectionEndpoint:                      introspection,
+		IntrospectionEndpointAuthMethodsSupported:  introspectionMethods,
 		AuthorizationResponseISSParameterSupported: true,
 		ClientIDMetadataDocumentSupported:          true,
 	})
@@ -118,6 +135,10 @@ func (d *discovery) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type offers struct {
 	clientCredentials bool // a client may use the client_credentials grant
 	privateKeyJWT     bool // a client authenticates with private_key_jwt
+	introspection     bool // a resource server may use /introspect
+	jwtBearer         bool // a client may use the jwt-bearer grant (ID-JAG)
+	// introspectionPrivateKeyJWT: a resource server authenticates with private_key_jwt.
+	introspectionPrivateKeyJWT bool
 }
 
 // offers reports what the configured clients use.
@@ -126,6 +147,9 @@ func (reg *registry) offers() offers {
 	for _, ca := range reg.auth {
 		o.clientCredentials = o.clientCredentials || ca.credentials
 		o.privateKeyJWT = o.privateKeyJWT || ca.method == authMethodPrivateKeyJWT
+		o.introspection = o.introspection || ca.introspect
+		o.jwtBearer = o.jwtBearer || ca.jwtBearer
+		o.introspectionPrivateKeyJWT = o.introspectionPrivateKeyJWT || (ca.introspect && ca.method == authMethodPrivateKeyJWT)
 	}
 	return o
 }

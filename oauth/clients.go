@@ -142,7 +142,8 @@ func staticClient(sc StaticClient) (store.Client, error) {
 	if sc.ID == "" || strings.TrimSpace(sc.ID) != sc.ID {
 		return store.Client{}, errors.New("a client needs a client_id without surrounding spaces")
 	}
-	browser := len(sc.GrantTypes) == 0 || slices.Contains(sc.GrantTypes, grantAuthorizationCode)
+	// A resource server (introspection) without grant_types has no grant at all.
+	browser := (len(sc.GrantTypes) == 0 && !sc.Introspection) || slices.Contains(sc.GrantTypes, grantAuthorizationCode)
 	if browser && len(sc.RedirectURIs) == 0 {
 		return store.Client{}, errors.New("a client needs at least one redirect URI")
 	}
@@ -178,6 +179,9 @@ func staticClient(sc StaticClient) (store.Client, error) {
 	}
 	if !browser {
 		cl.ResponseTypes = nil
+		if len(sc.GrantTypes) == 0 {
+			cl.GrantTypes = nil
+		}
 	}
 	if sc.Secret != "" {
 		cl.SecretHash = clientSecretHash(sc.Secret)

@@ -41,6 +41,10 @@ type StaticClient struct {
 	// Resources are the resources (of Config.Resources) a client_credentials token may
 	// be issued for; a request without resource gets the first. Empty means every one.
 	Resources []string `json:"resources,omitempty"`
+	// Introspection marks the client as a resource server that may ask /introspect
+	// (RFC 7662) about tokens. It must be confidential: a secret or keys. With it, an
+	// empty GrantTypes means no grant at all (a resource server only).
+	Introspection bool `json:"introspection,omitempty"`
 }
 
 // LocalUser is one user of PROVIDER=local (LOCAL_USERS_FILE).
@@ -67,6 +71,9 @@ type Config struct {
 
 	// Clients are pre-registered clients.
 	Clients []StaticClient
+	// EnterpriseIdPs are the enterprise identity providers whose ID-JAGs the jwt-bearer
+	// grant accepts, from clients whose GrantTypes list it.
+	EnterpriseIdPs []EnterpriseIdP
 	// RegistrationTTL is how long an unused DCR registration lives; 0 means 30 days.
 	RegistrationTTL time.Duration
 	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10.

@@ -33,19 +33,23 @@ type clientAuth struct {
 	credentials bool        // may use the client_credentials grant
 	scopes      []string    // what a client_credentials token may carry; the default
 	resources   []string    // what a client_credentials token may be for; the first is the default
+	introspect  bool        // a resource server: may use /introspect (RFC 7662)
+	jwtBearer   bool        // may use the jwt-bearer grant with an ID-JAG
 }
 
 // newClientAuth checks the machine settings of sc against the server's resources and
 // scopes. Bad combinations are errors the caller prefixes with the client.
 func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *http.Client, allowHTTP bool) (*clientAuth, error) {
-	ca := &clientAuth{method: sc.TokenEndpointAuthMethod}
+	ca := &clientAuth{method: sc.TokenEndpointAuthMethod, introspect: sc.Introspection}
 	for _, g := range sc.GrantTypes {
 		switch g {
 		case grantAuthorizationCode, grantRefreshToken:
 		case grantClientCredentials:
 			ca.credentials = true
+		case grantJWTBearer:
+			ca.jwtBearer = true
 		default:
-			return nil, fmt.Errorf("grant type %q is not one of authorization_code, refresh_token, client_credentials", g)
+			return nil, fmt.Errorf("grant type %q is not one of authorization_code, refresh_token, client_credentials, %s", g, grantJWTBearer)
 		}
 	}
 	if slices.Contains(sc.GrantTypes, grantRefreshToken) && !slices.Contains(sc.GrantTypes, grantAuthorizationCode) {
@@ -93,6 +97,12 @@ func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *htt
 	if ca.credentials && !secret && !keys {
 		return nil, errors.New("grant type client_credentials needs a confidential client: a secret or keys")
 	}
+	if ca.jwtBearer && !secret && !keys {
+		return nil, errors.New("grant type " + grantJWTBearer + " needs a confidential client: a secret or keys")
+	}
+	if ca.introspect && !secret && !keys {
+		return nil, errors.New("introspection needs a confidential client: a secret or keys")
+	}
 	if keys {
 		k, err := newClientKeys(sc.JWKS, sc.JWKSURI, hc, allowHTTP)
 		if err != nil {
@@ -100,9 +110,9 @@ func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *htt
 		}
 		ca.keys = k
 	}
-	if !ca.credentials {
+	if !ca.credentials && !ca.jwtBearer {
 		if sc.Scope != "" || len(sc.Resources) > 0 {
-			return nil, errors.New("scope and resources are for the client_credentials grant, which grant_types does not list")
+			return nil, errors.New("scope and resources are for the client_credentials and jwt-bearer grants, which grant_types does not list")
 		}
 		return ca, nil
 	}
@@ -113,7 +123,7 @@ func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *htt
 			return nil, fmt.Errorf("scope: %s", why)
 		}
 		if slices.Contains(req, scopeOfflineAccess) {
-			return nil, errors.New("scope offline_access means nothing without refresh tokens, which client_credentials does not issue")
+			return nil, errors.New("scope offline_access means nothing without refresh tokens, which client_credentials and jwt-bearer do not issue")
 		}
 		ca.scopes = req
 	}
@@ -130,7 +140,7 @@ func newClientAuth(sc StaticClient, resources []string, scopes scopeSet, hc *htt
 		}
 	}
 	if len(ca.resources) == 0 {
-		return nil, errors.New("grant type client_credentials needs a resource, and the server has none")
+		return nil, errors.New("grant types client_credentials and jwt-bearer need a resource, and the server has none")
 	}
 	return ca, nil
 }

@@ -21,7 +21,7 @@ import (
 //     within the login allowlists;
 //   - frontChannel: what the user's browser goes through, /authorize, /login,
 //     /callback, /consent and /logout;
-//   - tokenEndpoint: /token with its grants, and /revoke;
+//   - tokenEndpoint: /token with its grants, /revoke and /introspect;
 //
 // and, itself, the signing keys, /jwks and the access tokens (keys.go, access.go).
 type Server struct {
@@ -71,6 +71,10 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if s.clients, err = newRegistry(c, iss, scopes, s.now); err != nil {
 		return nil, err
 	}
+	idps, err := newEnterpriseIdPs(c.EnterpriseIdPs, s.clients, s.clients.cimd.client, c.InsecureCIMDAllowPrivate)
+	if err != nil {
+		return nil, err
+	}
 	if s.discovery, err = newDiscovery(iss, scopes, s.clients.offers()); err != nil {
 		return nil, err
 	}
@@ -105,8 +109,10 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		deny:            s.deny,
 		mint:            s.mintAccessToken,
 		verifySignature: s.verifyAccessSignature,
+		verifyToken:     s.verifyAccessToken,
 		onGrant:         c.OnGrant,
 		offers:          s.clients.offers(),
+		idps:            idps,
 	}
 	return s, nil
 }

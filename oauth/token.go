@@ -37,17 +37,23 @@ type tokenEndpoint struct {
 	deny            *denylist
 	mint            func(g grant, now time.Time) (token string, exp time.Time, err error)
 	verifySignature func(ctx context.Context, token string, now time.Time) (*auth.OwnTokenClaims, error)
-	onGrant         func(grant, result string) // Config.OnGrant
-	offers          offers                     // what the configured clients add: client_credentials, private_key_jwt
+	verifyToken     func(ctx context.Context, token string) (auth.Principal, error) // as /auth does: times, audience, revocation
+	onGrant         func(grant, result string)                                      // Config.OnGrant
+	offers          offers                                                          // what the configured clients add: client_credentials, private_key_jwt
+	idps            []*enterpriseIdP                                                // whose ID-JAGs the jwt-bearer grant accepts
 }
 
-// routes adds /token, /revoke and their CORS preflights to mux, under the issuer's path.
+// routes adds /token, /revoke and their CORS preflights, and /introspect, to mux,
+// under the issuer's path.
 func (t *tokenEndpoint) routes(mux *http.ServeMux) {
 	p := t.iss.path
 	mux.HandleFunc("POST "+p+"/token", t.handleToken)
 	mux.HandleFunc("OPTIONS "+p+"/token", preflight("POST, OPTIONS"))
 	mux.HandleFunc("POST "+p+"/revoke", t.handleRevoke)
 	mux.HandleFunc("OPTIONS "+p+"/revoke", preflight("POST, OPTIONS"))
+	// Routed always, so the deploy recipes need not depend on configuration; without a
+	// resource server configured every caller gets invalid_client. Server to server: no CORS.
+	mux.HandleFunc("POST "+p+"/introspect", t.handleIntrospect)
 }
 
 // tokenError is an RFC 6749 §5.2 error answer of /token or /revoke.
@@ -122,6 +128,12 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			resp, terr = t.clientCredentialsGrant(r, form)
+		case grantJWTBearer:
+			if !t.offers.jwtBearer {
+				terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+				break
+			}
+			resp, terr = t.idjagGrant(r, form)
 		case "":
 			terr = badRequest(codeInvalidRequest, "grant_type is required")
 		default:
@@ -130,7 +142,7 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if t.onGrant != nil {
 		label := grantType
-		if label != grantAuthorizationCode && label != grantRefreshToken && label != grantClientCredentials {
+		if label != grantAuthorizationCode && label != grantRefreshToken && label != grantClientCredentials && label != grantJWTBearer {
 			label = "other"
 		}
 		result := "ok"

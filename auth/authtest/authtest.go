@@ -160,6 +160,7 @@ type tokenOptions struct {
 	kid      *string
 	unpub    bool
 	macOfPEM bool
+	typ      string
 }
 
 // WithAlg signs with alg: RS256, RS384, RS512, PS256, PS384, PS512 use the RSA key,
@@ -167,6 +168,9 @@ type tokenOptions struct {
 // secret (the algorithm-confusion attack); "none" produces an unsecured JWT (RFC 7519
 // §6) with an empty signature. Default RS256.
 func WithAlg(alg string) TokenOption { return func(o *tokenOptions) { o.alg = alg } }
+
+// WithType sets the typ header to typ instead of JWT.
+func WithType(typ string) TokenOption { return func(o *tokenOptions) { o.typ = typ } }
 
 // WithKeyID sets the kid header to kid instead of the signing key's; "" omits it.
 func WithKeyID(kid string) TokenOption { return func(o *tokenOptions) { o.kid = &kid } }
@@ -243,7 +247,11 @@ func (i *Issuer) Sign(t testing.TB, payload []byte, opts ...TokenOption) string 
 		hj, _ := json.Marshal(h)
 		return b64(hj) + "." + b64(payload) + "."
 	}
-	so := (&jose.SignerOptions{}).WithType("JWT")
+	typ := "JWT"
+	if o.typ != "" {
+		typ = o.typ
+	}
+	so := (&jose.SignerOptions{}).WithType(jose.ContentType(typ))
 	if kid != "" {
 		so = so.WithHeader(jose.HeaderKey("kid"), kid)
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/mcpguard/mcpguard/auth/authtest"
 )
 
 // TestClientCredentialsThroughAuth: a machine configured in the policy file gets a
@@ -157,5 +159,128 @@ func TestMachinesDocExample(t *testing.T) {
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusOK {
 		t.Fatalf("POST /token = %d %s, want 200\nlog:\n%s", w.Code, w.Body, logs)
+	}
+}
+
+// TestIntrospectionThroughApp: a resource server configured in the policy file
+// (introspection: true) finds /introspect routed and advertised, and learns that a
+// machine's token is active, and that garbage is not.
+func TestIntrospectionThroughApp(t *testing.T) {
+	policy := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+    scopes_supported: [mcp:read]
+clients:
+  - client_id: ci-bot
+    client_secret_hash: 6f5df3d61a2290cbda9a27d584fa7e509c2811da8fd67eab0dc5c39c3789bb7e
+    grant_types: [client_credentials]
+  - client_id: mcp-server
+    client_secret_hash: 6f5df3d61a2290cbda9a27d584fa7e509c2811da8fd67eab0dc5c39c3789bb7e
+    token_endpoint_auth_method: client_secret_basic
+    introspection: true
+`)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, logs := testServer(t, map[string]string{
+		"POLICY_FILE":      policy,
+		"STORE":            "memory://",
+		"SESSION_SECRET":   "app-session-secret-0123456789abcdef0123456789",
+		"ISSUER_URL":       "https://auth.example.com",
+		"ALLOWED_SCOPES":   "mcp:read",
+		"PROVIDER":         "local",
+		"LOCAL_USERS_FILE": writeFile(t, "users.yaml", "users:\n  - email: alice@example.com\n    password_hash: \""+string(hash)+"\"\n"),
+	})
+	post := func(path, client string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodPost, "https://auth.example.com"+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(client, "machine-secret")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		return w.Code, body
+	}
+	code, body := post("/token", "ci-bot", url.Values{"grant_type": {"client_credentials"}})
+	if code != http.StatusOK {
+		t.Fatalf("POST /token = %d %v, want 200\nlog:\n%s", code, body, logs)
+	}
+	at, _ := body["access_token"].(string)
+	if code, body := post("/introspect", "mcp-server", url.Values{"token": {at}}); code != http.StatusOK || body["active"] != true || body["client_id"] != "ci-bot" {
+		t.Errorf("POST /introspect = %d %v, want 200 active for ci-bot", code, body)
+	}
+	if code, body := post("/introspect", "mcp-server", url.Values{"token": {"garbage"}}); code != http.StatusOK || len(body) != 1 || body["active"] != false {
+		t.Errorf("POST /introspect(garbage) = %d %v, want 200 {\"active\":false}", code, body)
+	}
+	if code, body := post("/introspect", "ci-bot", url.Values{"token": {at}}); code != http.StatusUnauthorized || body["error"] != "invalid_client" {
+		t.Errorf("POST /introspect as a machine = %d %v, want 401 invalid_client", code, body)
+	}
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "https://auth.example.com/.well-known/oauth-authorization-server", nil)
+	r.RemoteAddr = "127.0.0.1:40000"
+	h.ServeHTTP(w, r)
+	var meta map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &meta); err != nil || meta["introspection_endpoint"] != "https://auth.example.com/introspect" {
+		t.Errorf("metadata introspection_endpoint = %v (%v), want https://auth.example.com/introspect", meta["introspection_endpoint"], err)
+	}
+}
+
+// TestIDJAGThroughApp: an enterprise IdP in the policy file's enterprise_idps and an
+// agent registered for the jwt-bearer grant: an ID-JAG for a person becomes a token
+// /auth lets in as that person; its replay is refused.
+func TestIDJAGThroughApp(t *testing.T) {
+	idp := authtest.NewIssuer(t)
+	policy := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+    scopes_supported: [mcp:read]
+clients:
+  - client_id: agent
+    client_secret_hash: 6f5df3d61a2290cbda9a27d584fa7e509c2811da8fd67eab0dc5c39c3789bb7e
+    grant_types: [urn:ietf:params:oauth:grant-type:jwt-bearer]
+enterprise_idps:
+  - issuer: `+idp.URL()+`
+    clients: [agent]
+`)
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, logs := testServer(t, map[string]string{
+		"POLICY_FILE":                 policy,
+		"STORE":                       "memory://",
+		"SESSION_SECRET":              "app-session-secret-0123456789abcdef0123456789",
+		"ISSUER_URL":                  "https://auth.example.com",
+		"ALLOWED_SCOPES":              "mcp:read",
+		"PROVIDER":                    "local",
+		"INSECURE_CIMD_ALLOW_PRIVATE": "true",
+		"LOCAL_USERS_FILE":            writeFile(t, "users.yaml", "users:\n  - email: alice@example.com\n    password_hash: \""+string(hash)+"\"\n"),
+	})
+	jag := idp.Token(t, map[string]any{"sub": "u-7", "email": "carol@example.com", "email_verified": true,
+		"aud": "https://auth.example.com", "client_id": "agent", "resource": "https://mcp.example.com/mcp", "jti": "j-1"},
+		authtest.WithType("oauth-id-jag+jwt"))
+	exchange := func() (int, map[string]any) {
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {jag}}
+		r := httptest.NewRequest(http.MethodPost, "https://auth.example.com/token", strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth("agent", "machine-secret")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		var body map[string]any
+		_ = json.Unmarshal(w.Body.Bytes(), &body)
+		return w.Code, body
+	}
+	code, body := exchange()
+	if code != http.StatusOK {
+		t.Fatalf("POST /token with an ID-JAG = %d %v, want 200\nlog:\n%s", code, body, logs)
+	}
+	at, _ := body["access_token"].(string)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, fwd("POST", "/mcp", "Authorization", "Bearer "+at))
+	if w.Code != http.StatusOK || w.Header().Get("X-Forwarded-Email") != "carol@example.com" || w.Header().Get("X-Auth-Client-Id") != "agent" {
+		t.Errorf("/auth with the ID-JAG's token = %d (email %q, client %q), want 200 for carol by agent", w.Code, w.Header().Get("X-Forwarded-Email"), w.Header().Get("X-Auth-Client-Id"))
+	}
+	if code, body := exchange(); code != http.StatusBadRequest || body["error"] != "invalid_grant" {
+		t.Errorf("replayed ID-JAG = %d %v, want 400 invalid_grant", code, body)
 	}
 }

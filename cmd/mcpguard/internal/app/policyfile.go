@@ -25,6 +25,8 @@ type policyFile struct {
 	Issuers []auth.IssuerConfig `json:"issuers,omitempty"`
 	// Clients are the authorization server's pre-registered clients.
 	Clients []oauth.StaticClient `json:"clients,omitempty"`
+	// EnterpriseIdPs are the enterprise IdPs whose ID-JAGs the jwt-bearer grant accepts.
+	EnterpriseIdPs []oauth.EnterpriseIdP `json:"enterprise_idps,omitempty"`
 }
 
 // parsePolicyFile parses a policy file's content.

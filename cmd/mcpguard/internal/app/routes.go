@@ -44,7 +44,7 @@ func addRoutes(rt *router, d *forwardauth.Decider, meta *oauth.MetadataHandler, 
 	rt.handle("GET /metrics", m.handler())
 	if as != nil {
 		// The authorization server: metadata, /register, /authorize, /login, /consent,
-		// /callback, /token, /revoke, /jwks, /logout.
+		// /callback, /token, /revoke, /introspect, /jwks, /logout.
 		as.Routes(rt.mux)
 	}
 }
