@@ -118,6 +118,7 @@ type errorBody struct {
 func writeJSONError(w http.ResponseWriter, status int, code, description string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	retryLater(w.Header(), status)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(errorBody{Error: code, Description: description})
 }

@@ -76,7 +76,9 @@ type Config struct {
 	EnterpriseIdPs []EnterpriseIdP
 	// RegistrationTTL is how long an unused DCR registration lives; 0 means 30 days.
 	RegistrationTTL time.Duration
-	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10.
+	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10. This
+	// limit and RegistrationsPerMinuteTotal are token buckets in Store, which every
+	// replica sharing it draws from (store.RateStore).
 	RegistrationsPerMinute int
 	// RegistrationsPerMinuteTotal bounds DCR requests from all addresses together; 0
 	// means 120.

@@ -71,6 +71,7 @@ func (f *frontChannel) writePage(w http.ResponseWriter, r *http.Request, status 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	retryLater(h, status)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -54,7 +54,8 @@ func (reg *registry) handleRegister() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		now := reg.now()
-		if ok, wait := reg.limiter.allow(requestAddr(reg.clientAddr, r), now); !ok {
+		addr := requestAddr(reg.clientAddr, r)
+		if ok, wait := reg.limiter.allow(addr, now); !ok {
 			reg.report(kindDCR, "rate_limited")
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 			reg.fail(w, r, http.StatusTooManyRequests, "too many registrations from this address; retry later",
@@ -66,6 +67,9 @@ func (reg *registry) handleRegister() http.Handler {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
 			reg.fail(w, r, http.StatusTooManyRequests, "too many registrations; retry later",
 				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: more than %g registrations a minute in all", reg.global.perMinute)})
+			return
+		}
+		if !reg.sharedAllow(w, r, addr, now) {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxMetadataBody))
@@ -128,6 +132,44 @@ func (reg *registry) handleRegister() http.Handler {
 		w.WriteHeader(http.StatusCreated)
 		json.NewEncoder(w).Encode(resp)
 	})
+}
+
+// Keys of the registration counts in the store's [store.RateStore].
+const (
+	rateKeyDCR      = "dcr:"      // + sourceKey: one source address
+	rateKeyDCRTotal = "dcr-total" // every address together
+)
+
+// sharedAllow counts the registration in the store, where every replica sharing it
+// counts too, against the same limits the local buckets apply: the buckets keep one
+// replica smooth and spare the store a flood, the store's counts keep N replicas at the
+// configured rate rather than N times it. When it refuses it has answered: 429 with
+// Retry-After, or, when the store cannot count, 503 (fail closed: an unreachable store
+// must not lift the limit, and a registration could not be stored anyway).
+func (reg *registry) sharedAllow(w http.ResponseWriter, r *http.Request, addr netip.Addr, now time.Time) bool {
+	for _, l := range []struct {
+		key, description string
+		perMinute        float64
+	}{
+		{rateKeyDCR + sourceKey(addr).String(), "too many registrations from this address; retry later", reg.limiter.perMinute},
+		{rateKeyDCRTotal, "too many registrations; retry later", reg.global.perMinute},
+	} {
+		ok, wait, err := reg.store.TakeToken(r.Context(), l.key, int(l.perMinute), now)
+		if err != nil {
+			reg.report(kindDCR, codeServerError)
+			reg.fail(w, r, http.StatusInternalServerError, "the registration could not be counted",
+				failure{code: codeServerError, cause: fmt.Errorf("oauth: registration: store: TakeToken: %w", err)})
+			return false
+		}
+		if !ok {
+			reg.report(kindDCR, "rate_limited")
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			reg.fail(w, r, http.StatusTooManyRequests, l.description,
+				failure{code: codeTemporarilyUnavailable, cause: fmt.Errorf("oauth: registration: more than %g registrations a minute (%s) across replicas", l.perMinute, l.key)})
+			return false
+		}
+	}
+	return true
 }
 
 // fail writes a registration error (RFC 7591 §3.2.2) and logs it.

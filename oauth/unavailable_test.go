@@ -92,6 +92,9 @@ func TestStoreUnavailable(t *testing.T) {
 			if resp.StatusCode != http.StatusServiceUnavailable || body.Error != codeTemporarilyUnavailable {
 				t.Errorf("POST %s with the store down = %d %q, want 503 %q", tt.path, resp.StatusCode, body.Error, codeTemporarilyUnavailable)
 			}
+			if got := resp.Header.Get("Retry-After"); got != RetryAfterUnavailable {
+				t.Errorf("POST %s with the store down: Retry-After %q, want %q", tt.path, got, RetryAfterUnavailable)
+			}
 		})
 	}
 }

@@ -234,6 +234,9 @@ func (b *boltStore) GC(ctx context.Context, now time.Time) (n int, err error) {
 		if err := add(gcSubjects(tx, now)); err != nil {
 			return err
 		}
+		if err := add(gcRates(tx, now)); err != nil {
+			return err
+		}
 		return add(gcAssertions(tx, now))
 	})
 	if err != nil {

@@ -26,6 +26,7 @@ type memory struct {
 	sessions        map[string]Session           // session ID -> session
 	subjects        map[string]SubjectRevocation // subject -> its revocation; made on first use
 	leases          map[string]lease             // lease name -> holder; store/memory_rotation.go
+	rates           map[string]time.Time         // rate key -> its bucket's instant; made on first use
 }
 
 // newMemory returns an empty memory store checking expiry against now.

@@ -191,5 +191,6 @@ func (m *memory) GC(ctx context.Context, now time.Time) (int, error) {
 	n += m.gcAssertions(now)
 	n += m.gcSubjects(now)
 	n += m.gcSessions(now)
+	n += m.gcRates(now)
 	return n, nil
 }

@@ -257,6 +257,7 @@ func (p *postgresStore) GC(ctx context.Context, now time.Time) (n int, err error
 				AND NOT EXISTS (SELECT 1 FROM mcpguard_refresh_tokens t WHERE t.family_id = f.family_id)`, []any{now.Add(-familyRetention)}},
 			{"DELETE FROM mcpguard_access_denylist WHERE expires_at <= $1", []any{now}},
 			{pgGCAssertions, []any{now}},
+			{pgGCRates, []any{now.UnixMicro()}},
 			{pgGCSubjects, []any{now}},
 			{"DELETE FROM mcpguard_sessions WHERE ends_at <= $1", []any{now}},
 		} {

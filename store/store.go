@@ -140,6 +140,7 @@ type Store interface {
 	SessionStore
 	SubjectStore  // revocations of a whole subject, store/subjects.go
 	RotationStore // leases and key removal, store/rotation.go
+	RateStore     // per-minute limits shared by replicas, store/rates.go
 	// CreateClient stores c; ErrExists if a live client has c.ID.
 	CreateClient(ctx context.Context, c Client) error
 	// GetClient returns the client with id; ErrNotFound if there is none or it expired

@@ -26,6 +26,7 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"Sessions", testReplicaSessions},
 		{"LeaseRace", testReplicaLeaseRace},
 		{"KeyRotationRace", testReplicaKeyRotationRace},
+		{"RateRace", testReplicaRateRace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

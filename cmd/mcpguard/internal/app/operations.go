@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mcpguard/mcpguard/oauth"
 )
 
 // metrics are mcpguard's Prometheus series, on a registry of their own so that two
@@ -95,6 +97,9 @@ func (r *readiness) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", oauth.RetryAfterUnavailable)
+	}
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"ready": status == http.StatusOK, "checks": out})
 }

@@ -62,6 +62,9 @@ func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 	}
 	body := den.body
 	h["Content-Type"] = jsonValue
+	if v.status == http.StatusServiceUnavailable {
+		h["Retry-After"] = retryAfterValue // the store is expected back soon
+	}
 	w.WriteHeader(v.status)
 	w.Write(body)
 }
@@ -152,6 +155,7 @@ var (
 	jsonValue            = []string{"application/json"}
 	anyOriginValue       = []string{"*"}
 	exposeChallengeValue = []string{"WWW-Authenticate"}
+	retryAfterValue      = []string{oauth.RetryAfterUnavailable}
 )
 
 // headerValue is []string{v}, shared when v is empty.

@@ -62,6 +62,9 @@ func TestStoreUnavailableAtAuth(t *testing.T) {
 			if w.Code != tt.wantCode || body.Error != tt.wantErr {
 				t.Errorf("/auth with %v = %d %q, want %d %q", tt.err, w.Code, body.Error, tt.wantCode, tt.wantErr)
 			}
+			if got, want := w.Header().Get("Retry-After") != "", tt.wantCode == http.StatusServiceUnavailable; got != want {
+				t.Errorf("/auth with %v: Retry-After %q, want one only on a 503", tt.err, w.Header().Get("Retry-After"))
+			}
 		})
 	}
 }
