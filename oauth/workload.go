@@ -45,7 +45,8 @@ type WorkloadSubject struct {
 	// prefix (system:serviceaccount:ci:*, spiffe://example.org/ns/ci/*).
 	Sub string `json:"sub"`
 	// Name is the principal at /auth: X-Forwarded-User and X-Auth-Client-Id, with
-	// X-Auth-Source client. It must not be a configured client's id.
+	// X-Auth-Source client. It must not be a configured client's id, nor a URL (as
+	// a client ID metadata document's id is).
 	Name string `json:"name"`
 	// Scope is the space-separated scopes it may have; the token gets those asked,
 	// by default all.
@@ -82,6 +83,9 @@ func newWorkloadIssuers(c []WorkloadIssuer, reg *registry, scopes scopeSet, reso
 			}
 			if s.Name == "" {
 				return nil, fmt.Errorf("oauth: workload issuer %q: sub %q has no name", w.Issuer, s.Sub)
+			}
+			if strings.Contains(s.Name, "://") {
+				return nil, fmt.Errorf("oauth: workload issuer %q: name %q is a URL, as a CIMD client's id is", w.Issuer, s.Name)
 			}
 			if _, ok := reg.static[s.Name]; ok {
 				return nil, fmt.Errorf("oauth: workload issuer %q: name %q is a configured client's id", w.Issuer, s.Name)

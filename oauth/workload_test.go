@@ -149,6 +149,7 @@ func TestWorkloadConfig(t *testing.T) {
 		{"star inside", func(w *WorkloadIssuer) { w.Subjects[0].Sub = "a*b" }, "prefix ending in *"},
 		{"no name", func(w *WorkloadIssuer) { w.Subjects[0].Name = "" }, "no name"},
 		{"name of a client", func(w *WorkloadIssuer) { w.Subjects[0].Name = confClient }, "configured client"},
+		{"name a URL", func(w *WorkloadIssuer) { w.Subjects[0].Name = "https://app.example/client.json" }, "is a URL"},
 		{"unknown scope", func(w *WorkloadIssuer) { w.Subjects[0].Scope = "admin" }, "sub"},
 		{"no resources", func(w *WorkloadIssuer) { w.Subjects[0].Resources = nil }, "no resources"},
 		{"unknown resource", func(w *WorkloadIssuer) { w.Subjects[0].Resources = []string{"https://elsewhere.example/mcp"} }, "not configured"},
