@@ -74,6 +74,9 @@ type Config struct {
 	// EnterpriseIdPs are the enterprise identity providers whose ID-JAGs the jwt-bearer
 	// grant accepts, from clients whose GrantTypes list it.
 	EnterpriseIdPs []EnterpriseIdP
+	// WorkloadIssuers are the workload platforms whose tokens the jwt-bearer grant
+	// accepts without client authentication (SEP-1933, a draft extension).
+	WorkloadIssuers []WorkloadIssuer
 	// RegistrationTTL is how long an unused DCR registration lives; 0 means 30 days.
 	RegistrationTTL time.Duration
 	// RegistrationsPerMinute bounds DCR requests per source address; 0 means 10. This

@@ -75,7 +75,13 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.discovery, err = newDiscovery(iss, scopes, s.clients.offers()); err != nil {
+	workloads, err := newWorkloadIssuers(c.WorkloadIssuers, s.clients, scopes, c.Resources, s.clients.cimd.client, c.InsecureCIMDAllowPrivate)
+	if err != nil {
+		return nil, err
+	}
+	o := s.clients.offers()
+	o.jwtBearer = o.jwtBearer || len(workloads) > 0
+	if s.discovery, err = newDiscovery(iss, scopes, o); err != nil {
 		return nil, err
 	}
 	if s.rotation = c.SigningKeyRotation; s.rotation == 0 {
@@ -111,8 +117,9 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		verifySignature: s.verifyAccessSignature,
 		verifyToken:     s.verifyAccessToken,
 		onGrant:         c.OnGrant,
-		offers:          s.clients.offers(),
+		offers:          o,
 		idps:            idps,
+		workloads:       workloads,
 	}
 	return s, nil
 }

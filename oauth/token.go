@@ -41,6 +41,7 @@ type tokenEndpoint struct {
 	onGrant         func(grant, result string)                                      // Config.OnGrant
 	offers          offers                                                          // what the configured clients add: client_credentials, private_key_jwt
 	idps            []*enterpriseIdP                                                // whose ID-JAGs the jwt-bearer grant accepts
+	workloads       []*workloadIssuer                                               // whose workload tokens the jwt-bearer grant accepts
 }
 
 // routes adds /token, /revoke and their CORS preflights, and /introspect, to mux,
@@ -133,7 +134,7 @@ func (t *tokenEndpoint) handleToken(w http.ResponseWriter, r *http.Request) {
 				terr = badRequest(codeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
 				break
 			}
-			resp, terr = t.idjagGrant(r, form)
+			resp, terr = t.jwtBearerGrant(r, form)
 		case "":
 			terr = badRequest(codeInvalidRequest, "grant_type is required")
 		default:

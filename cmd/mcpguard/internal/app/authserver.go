@@ -60,7 +60,7 @@ func loadLocalUsers(path string) ([]oauth.LocalUser, error) {
 
 // newAuthServer builds mcpguard's own authorization server when PROVIDER is set. It
 // issues tokens for every configured resource.
-func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Policy, clients []oauth.StaticClient, idps []oauth.EnterpriseIdP, m *metrics, log zerolog.Logger) (*oauth.Server, error) {
+func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Policy, clients []oauth.StaticClient, idps []oauth.EnterpriseIdP, workloads []oauth.WorkloadIssuer, m *metrics, log zerolog.Logger) (*oauth.Server, error) {
 	var resources []string
 	for _, r := range pol.Resources() {
 		resources = append(resources, r.URL())
@@ -80,6 +80,7 @@ func newAuthServer(ctx context.Context, c config, st store.Store, pol *policy.Po
 		AllowedScopes:            splitList(c.AllowedScopes),
 		Clients:                  clients,
 		EnterpriseIdPs:           idps,
+		WorkloadIssuers:          workloads,
 		ClientAddr:               func(r *http.Request) netip.Addr { return requestClient(r, c.trustedProxies) },
 		CIMDAllowedDomains:       splitList(c.CIMDAllowedDomains),
 		InsecureCIMDAllowPrivate: c.InsecureCIMDAllowPrivate,

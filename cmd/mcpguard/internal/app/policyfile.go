@@ -27,6 +27,36 @@ type policyFile struct {
 	Clients []oauth.StaticClient `json:"clients,omitempty"`
 	// EnterpriseIdPs are the enterprise IdPs whose ID-JAGs the jwt-bearer grant accepts.
 	EnterpriseIdPs []oauth.EnterpriseIdP `json:"enterprise_idps,omitempty"`
+	// WorkloadIssuers are the workload platforms whose tokens the jwt-bearer grant
+	// accepts without client registration.
+	WorkloadIssuers []workloadIssuerEntry `json:"workload_issuers,omitempty"`
+}
+
+// workloadIssuerEntry is a workload_issuers: entry: an oauth.WorkloadIssuer whose keys
+// may also be a JWK Set file (jwks_file), read once at start.
+type workloadIssuerEntry struct {
+	oauth.WorkloadIssuer
+	JWKSFile string `json:"jwks_file,omitempty"`
+}
+
+// workloadIssuers are the file's workload issuers with their jwks_file read.
+func (f policyFile) workloadIssuers() ([]oauth.WorkloadIssuer, error) {
+	var out []oauth.WorkloadIssuer
+	for _, e := range f.WorkloadIssuers {
+		w := e.WorkloadIssuer
+		if e.JWKSFile != "" {
+			if len(w.JWKS) > 0 || w.JWKSURI != "" {
+				return nil, fmt.Errorf("config: POLICY_FILE: workload issuer %q: jwks_file, jwks and jwks_uri exclude each other", w.Issuer)
+			}
+			data, err := readBounded(e.JWKSFile, maxPolicyFile)
+			if err != nil {
+				return nil, fmt.Errorf("config: POLICY_FILE: workload issuer %q: jwks_file: %w", w.Issuer, err)
+			}
+			w.JWKS = data
+		}
+		out = append(out, w)
+	}
+	return out, nil
 }
 
 // parsePolicyFile parses a policy file's content.

@@ -58,8 +58,12 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 	if s.policy, file, s.issuers, err = loadPolicy(*c); err != nil {
 		return nil, err
 	}
-	if (len(file.Clients) > 0 || len(file.EnterpriseIdPs) > 0) && c.Provider == "" {
-		return nil, errors.New("config: POLICY_FILE: clients and enterprise_idps need the authorization server: set PROVIDER")
+	if (len(file.Clients) > 0 || len(file.EnterpriseIdPs) > 0 || len(file.WorkloadIssuers) > 0) && c.Provider == "" {
+		return nil, errors.New("config: POLICY_FILE: clients, enterprise_idps and workload_issuers need the authorization server: set PROVIDER")
+	}
+	workloads, err := file.workloadIssuers()
+	if err != nil {
+		return nil, err
 	}
 	if c.ClientAuthEnabled && c.APIKey == "" && c.APIKeysFile == "" && len(s.issuers) == 0 && c.Provider == "" {
 		// Nothing configured: the embedded default is API-key mode with a fresh key.
@@ -103,7 +107,7 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 		if s.store, err = store.Open(storeDSN); err != nil {
 			return nil, fmt.Errorf("config: STORE: %w", err)
 		}
-		if s.as, err = newAuthServer(ctx, *c, s.store, s.policy, file.Clients, file.EnterpriseIdPs, m, log); err != nil {
+		if s.as, err = newAuthServer(ctx, *c, s.store, s.policy, file.Clients, file.EnterpriseIdPs, workloads, m, log); err != nil {
 			s.store.Close()
 			return nil, err
 		}

@@ -1,8 +1,9 @@
 // Package doctor is mcpguard doctor: it checks a deployment from the outside, as an MCP
 // client would: the 401 and its challenge, the protected-resource metadata, the
-// authorization server metadata, CORS, and the redirect URIs of the clients people use.
-// It knows nothing of mcpguard's internals (net/http only, no package of mcpguard), so it
-// checks any MCP server and any authorization server.
+// authorization server metadata, CORS, the redirect URIs of the clients people use and,
+// with a confidential client's credentials, a client_credentials exchange.
+// It knows nothing of mcpguard's internals (net/http and go-jose only, no package of
+// mcpguard), so it checks any MCP server and any authorization server.
 package doctor
 
 import (
@@ -33,6 +34,9 @@ authorization server's registration endpoint; --no-register skips them. With the
 loopback client, loopback-any-port and iss send one authorization request (with an
 unsupported response_type: no login, no code) and read the error response.
 --client NAME runs only what that client checks (and what those checks need).
+--client-id ID with --client-secret S (client_secret_basic) or --private-key FILE and
+--key-id KID (private_key_jwt) adds the client-credentials check: a client_credentials
+exchange at the token endpoint for the resource, then an initialize with the token.
 
 flags:
 `
@@ -43,7 +47,8 @@ type flags struct {
 	json     bool
 	timeout  time.Duration
 	register bool
-	client   string // --client: only this known client's gates
+	client   string   // --client: only this known client's gates
+	machine  *machine // --client-id and its credential: the client-credentials check
 }
 
 // Options are what Run takes from its caller rather than from the command line.
@@ -123,6 +128,10 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	fs.DurationVar(&opts.timeout, "timeout", 10*time.Second, "time limit of each request")
 	noRegister := fs.Bool("no-register", false, "do not register the known clients (skips the redirect-uris checks)")
 	fs.StringVar(&opts.client, "client", "", "run only the gates of this known client: "+clientIDs())
+	clientID := fs.String("client-id", "", "a confidential client's id: run the client-credentials check with it")
+	secret := fs.String("client-secret", "", "its secret (client_secret_basic)")
+	keyFile := fs.String("private-key", "", "or its PEM private key file (private_key_jwt: ES256, RS256 or EdDSA)")
+	keyID := fs.String("key-id", "", "the kid of --private-key in the client's JWK Set")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -135,6 +144,11 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		args = fs.Args()[1:]
 	}
 	opts.register = !*noRegister
+	m, err := parseMachine(*clientID, *secret, *keyFile, *keyID)
+	if err != nil {
+		return opts, err
+	}
+	opts.machine = m
 	if _, ok := clientByID(opts.client); opts.client != "" && !ok {
 		return opts, fmt.Errorf("doctor: --client %q is not a known client (%s)", opts.client, clientIDs())
 	}
@@ -221,6 +235,7 @@ func (d *diagnosis) run(ctx context.Context) []checkResult {
 	d.checkCORS(ctx)
 	d.checkRedirectURIs(ctx)
 	d.checkAuthorizationResponse(ctx)
+	d.checkMachine(ctx)
 	return d.filter(d.results)
 }
 
@@ -231,7 +246,11 @@ func (d *diagnosis) laterChecks() []string {
 	for _, c := range knownClients {
 		names = append(names, "redirect-uris/"+c.id)
 	}
-	return append(names, "loopback-any-port", "iss")
+	names = append(names, "loopback-any-port", "iss")
+	if d.flags.machine != nil {
+		names = append(names, checkClientCredentials)
+	}
+	return names
 }
 
 // response is an answer, body read (at most 1 MiB).

@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // fakeDeployment is an MCP deployment as doctor sees it from outside: the MCP endpoint,
@@ -36,6 +41,11 @@ type fakeDeployment struct {
 	iss             string // the iss /authorize sends back: "" the issuer, "-" none
 	exactPort       bool   // /authorize refuses a loopback redirect URI on another port
 	authorizeOrigin string // the origin of authorization_endpoint; "" is the issuer's
+
+	machineID     string           // the confidential client /token knows
+	machineSecret string           // its secret (client_secret_basic); "" for none
+	machineKey    crypto.PublicKey // its key (private_key_jwt); nil for none
+	refuseToken   bool             // /mcp refuses even the token /token issues
 
 	mu         sync.Mutex
 	registered []string // client_name of each registration
@@ -70,6 +80,22 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodOptions && r.URL.Path == "/mcp":
 		h.Set("Access-Control-Allow-Origin", "*")
 		w.WriteHeader(f.preflightStatus)
+	case r.Method == http.MethodPost && r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeAccessToken:
+		if f.refuseToken {
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		writeJSON(http.StatusOK, map[string]any{"jsonrpc": "2.0", "id": 1, "result": map[string]any{}})
+	case r.Method == http.MethodPost && r.URL.Path == "/token":
+		if why := f.authenticateMachine(r); why != "" {
+			writeJSON(http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": why})
+			return
+		}
+		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("resource") != f.mcpURL {
+			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_target"})
+			return
+		}
+		writeJSON(http.StatusOK, map[string]any{"access_token": fakeAccessToken, "token_type": "Bearer", "expires_in": 300})
 	case r.Method == http.MethodPost && r.URL.Path == "/mcp":
 		if r.Header.Get("Origin") != "" {
 			h.Set("Access-Control-Allow-Origin", "*")
@@ -149,6 +175,39 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// fakeAccessToken is the one token the fake's /token issues and its /mcp accepts.
+const fakeAccessToken = "fake-machine-token"
+
+// authenticateMachine checks a /token request's client authentication: Basic with
+// the machine's secret, or a private_key_jwt assertion signed by its key for the
+// issuer. "" means authenticated.
+func (f *fakeDeployment) authenticateMachine(r *http.Request) string {
+	if err := r.ParseForm(); err != nil {
+		return "form"
+	}
+	if id, secret, ok := r.BasicAuth(); ok {
+		if f.machineSecret == "" || id != f.machineID || secret != f.machineSecret {
+			return "wrong secret"
+		}
+		return ""
+	}
+	if f.machineKey == nil || r.PostForm.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+		return "no client authentication"
+	}
+	tok, err := jwt.ParseSigned(r.PostForm.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
+	if err != nil {
+		return "not a JWS"
+	}
+	var c jwt.Claims
+	if err := tok.Claims(f.machineKey, &c); err != nil {
+		return "signature"
+	}
+	if err := c.Validate(jwt.Expected{Issuer: f.machineID, Subject: f.machineID, AnyAudience: jwt.Audience{f.issuer}, Time: time.Now()}); err != nil || c.ID == "" || tok.Headers[0].KeyID != "k1" {
+		return "claims"
+	}
+	return ""
 }
 
 // registeredURI reports whether u was registered exactly.
