@@ -14,8 +14,10 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -188,11 +190,16 @@ func (r *testRedis) stop(t *testing.T) {
 	r.cmd = nil
 }
 
-// TestReplicas runs three replicas of the built mcpguard behind nginx on one Redis.
+// TestReplicas runs three replicas of the built mcpguard behind nginx on one Redis, then
+// on one PostgreSQL.
 func TestReplicas(t *testing.T) {
 	bin := buildGuard(t)
 	t.Run("redis", func(t *testing.T) {
 		store := startTestRedis(t)
+		runReplicas(t, bin, oauthEnv(t, store.dsn()), store.stop, store.start)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		store := startTestPostgres(t)
 		runReplicas(t, bin, oauthEnv(t, store.dsn()), store.stop, store.start)
 	})
 }
@@ -355,4 +362,96 @@ func sdkLogin(t *testing.T, s *mcpStack, reg clientRegistration) (*oauth2.Token,
 		t.Fatal(err)
 	}
 	return tok, tokens.config()
+}
+
+// testPostgres is a PostgreSQL on a fixed loopback port and data directory, which the
+// test stops and starts again. PostgreSQL refuses to run as root: as root, initdb and
+// postgres run as the postgres user, in a directory under /tmp it can reach.
+type testPostgres struct {
+	bindir, dir, port string
+	prefix            []string
+	cmd               *exec.Cmd
+	exited            chan struct{}
+}
+
+func startTestPostgres(t *testing.T) *testPostgres {
+	t.Helper()
+	const install = "apt-get install -y postgresql"
+	initdbs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(initdbs) == 0 {
+		t.Fatalf("PostgreSQL is not installed; the end-to-end tests run the real database (%s)", install)
+	}
+	p := &testPostgres{bindir: filepath.Dir(initdbs[len(initdbs)-1]), port: strconv.Itoa(freePort(t))}
+	var err error
+	if os.Geteuid() == 0 {
+		if p.dir, err = os.MkdirTemp("/tmp", "mcpguard-e2e-postgres-"); err != nil {
+			t.Fatal(err)
+		}
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, and PostgreSQL refuses to: no postgres user to run it as (%v; %s)", err, install)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(p.dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		p.prefix = []string{"runuser", "-u", "postgres", "--"}
+	} else if p.dir, err = os.MkdirTemp("", "mcpguard-e2e-postgres-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(p.dir) })
+	argv := append(slices.Clone(p.prefix), filepath.Join(p.bindir, "initdb"), "-D", filepath.Join(p.dir, "data"),
+		"-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	p.start(t)
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *testPostgres) dsn() string {
+	return "postgres://postgres@127.0.0.1:" + p.port + "/postgres?sslmode=disable"
+}
+
+func (p *testPostgres) start(t *testing.T) {
+	t.Helper()
+	argv := append(slices.Clone(p.prefix), filepath.Join(p.bindir, "postgres"), "-D", filepath.Join(p.dir, "data"),
+		"-k", p.dir, "-h", "127.0.0.1", "-p", p.port, "-c", "fsync=off", "-c", "synchronous_commit=off")
+	p.cmd = exec.Command(argv[0], argv[1:]...)
+	out := &syncBuffer{}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start postgres: %v", err)
+	}
+	p.exited = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(p.cmd, p.exited)
+	deadline := time.Now().Add(30 * time.Second)
+	for exec.Command(filepath.Join(p.bindir, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", p.port).Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres on %s is not ready:\n%s", p.port, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stop shuts the server down fast (SIGINT to the postmaster, whose pid runuser hides).
+func (p *testPostgres) stop(t *testing.T) {
+	t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	if raw, err := os.ReadFile(filepath.Join(p.dir, "data", "postmaster.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.Fields(string(raw))[0]); err == nil {
+			syscall.Kill(pid, syscall.SIGINT)
+		}
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.exited
+	}
+	p.cmd = nil
 }
