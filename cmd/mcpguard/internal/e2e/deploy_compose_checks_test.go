@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,6 +152,40 @@ func checkComposeTraefik(t *testing.T, cf composeFile, vars map[string]string) {
 		}) {
 			t.Errorf("traefik: entry point %s has no aliasHeadersStrategy=delete", ep)
 		}
+	}
+}
+
+// checkComposePostgres checks the stack whose replicas share PostgreSQL: mcpguard runs
+// several replicas on the stack's postgres service, which keeps its data in a volume and
+// takes the password mcpguard's STORE carries.
+func checkComposePostgres(t *testing.T, cf composeFile, store string, vars map[string]string) {
+	t.Helper()
+	g := cf.Services["mcpguard"]
+	if g.Deploy == nil || g.Deploy.Replicas == nil || *g.Deploy.Replicas < 2 {
+		t.Errorf("mcpguard: want deploy.replicas of 2 or more on a shared store")
+	}
+	if slices.ContainsFunc(g.Volumes, func(v any) bool { return mountTarget(v) == "/var/lib/mcpguard" }) {
+		t.Errorf("mcpguard: a volume at /var/lib/mcpguard, which every replica would share for nothing")
+	}
+	u, err := url.Parse(store)
+	if err != nil || u.Scheme != "postgres" || u.Host != "postgres:5432" {
+		t.Fatalf("mcpguard: STORE %q, want postgres://…@postgres:5432/…", store)
+	}
+	pw, _ := u.User.Password()
+	p := cf.Services["postgres"]
+	env := keyValues(t, p.Environment)
+	got, err := composeInterpolate(env["POSTGRES_PASSWORD"], vars)
+	if err != nil || got != pw || u.User.Username() != env["POSTGRES_USER"] || strings.TrimPrefix(u.Path, "/") != env["POSTGRES_DB"] {
+		t.Errorf("postgres: user %q, database %q and its password disagree with mcpguard's STORE", env["POSTGRES_USER"], env["POSTGRES_DB"])
+	}
+	if !slices.ContainsFunc(p.Volumes, func(v any) bool { return mountTarget(v) == "/var/lib/postgresql/data" }) {
+		t.Errorf("postgres: no volume at /var/lib/postgresql/data; its state would not survive a restart")
+	}
+	if len(p.Ports) > 0 {
+		t.Errorf("postgres: publishes %v; only mcpguard should reach it", p.Ports)
+	}
+	if p.Healthcheck == nil {
+		t.Errorf("postgres: no healthcheck; mcpguard waits for service_healthy")
 	}
 }
 

@@ -48,6 +48,9 @@ type composeService struct {
 	Healthcheck *struct {
 		Test any `json:"test"`
 	} `json:"healthcheck"`
+	Deploy *struct {
+		Replicas *int `json:"replicas"`
+	} `json:"deploy"`
 }
 
 type composeFile struct {
@@ -152,7 +155,7 @@ func readEnvExample(t *testing.T, path string) map[string]string {
 
 // fillInVars are the .env.example values a user must fill in (empty in the file, never
 // committed); the tests give them stand-ins.
-var fillInRE = regexp.MustCompile(`(CLIENT_ID|CLIENT_SECRET|SESSION_SECRET)$`)
+var fillInRE = regexp.MustCompile(`(CLIENT_ID|CLIENT_SECRET|SESSION_SECRET|POSTGRES_PASSWORD)$`)
 
 func standIn(name string) string { return "stand-in-" + strings.ToLower(name) + "-0123456789abcdef" }
 
@@ -162,6 +165,7 @@ var composeStacks = map[string][]string{
 	"traefik-google": {"traefik", "mcpguard", "mcp-server"},
 	"nginx":          {"nginx", "mcpguard", "mcp-server"},
 	"caddy":          {"caddy", "mcpguard", "mcp-server"},
+	"postgres":       {"nginx", "mcpguard", "mcp-server", "postgres"},
 }
 
 // TestDeployCompose checks every stack of deploy/compose: the file parses with the
@@ -203,7 +207,7 @@ func TestDeployCompose(t *testing.T) {
 
 			vars := readEnvExample(t, filepath.Join(dir, ".env.example"))
 			for k, v := range vars {
-				if strings.Contains(k, "SECRET") && v != "" {
+				if (strings.Contains(k, "SECRET") || strings.Contains(k, "PASSWORD")) && v != "" {
 					t.Errorf(".env.example: %s has a value; secrets are never committed", k)
 				}
 				if fillInRE.MatchString(k) && v == "" {
@@ -238,11 +242,15 @@ func TestDeployCompose(t *testing.T) {
 			if len(g.Ports) > 0 {
 				t.Errorf("mcpguard: publishes %v; only the proxy should reach it", g.Ports)
 			}
-			if !slices.ContainsFunc(g.Volumes, func(v any) bool { return mountTarget(v) == "/var/lib/mcpguard" }) {
-				t.Errorf("mcpguard: no volume at /var/lib/mcpguard, where the default STORE lives")
-			}
-
 			env := keyValues(t, g.Environment)
+			if store := env["STORE"]; store == "" || strings.HasPrefix(store, "bolt:") {
+				if !slices.ContainsFunc(g.Volumes, func(v any) bool { return mountTarget(v) == "/var/lib/mcpguard" }) {
+					t.Errorf("mcpguard: no volume at /var/lib/mcpguard, where the default STORE lives")
+				}
+				if g.Deploy != nil && g.Deploy.Replicas != nil && *g.Deploy.Replicas != 1 {
+					t.Errorf("mcpguard: %d replicas on a bolt file, which one process opens", *g.Deploy.Replicas)
+				}
+			}
 			resolved := map[string]string{}
 			for k, v := range env {
 				if !known[k] {
@@ -264,11 +272,14 @@ func TestDeployCompose(t *testing.T) {
 			switch stack {
 			case "traefik-google":
 				checkComposeTraefik(t, cf, vars)
-			case "nginx":
+			case "nginx", "postgres":
 				for _, f := range []string{"mcp.conf", "mcpguard-auth.conf", "mcpguard-protect.conf", "mcp-upstreams.conf", "mcp-listen.conf"} {
 					if !slices.ContainsFunc(cf.Services["nginx"].Volumes, func(v any) bool { return mountSource(v) == "../../nginx/"+f }) {
 						t.Errorf("nginx: deploy/nginx/%s is not mounted", f)
 					}
+				}
+				if stack == "postgres" {
+					checkComposePostgres(t, cf, resolved["STORE"], vars)
 				}
 			case "caddy":
 				c := cf.Services["caddy"]

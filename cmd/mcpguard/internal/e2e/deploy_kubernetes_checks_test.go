@@ -15,8 +15,9 @@ import (
 )
 
 // checkK8sDeployment checks a Deployment's pod: probes, non-root, read-only root,
-// dropped capabilities, resources; and for mcpguard its probes, replicas and store.
-func checkK8sDeployment(t *testing.T, file, name string, dep k8sDeployment) {
+// dropped capabilities, resources; and for mcpguard its probes, replicas and store: one
+// replica with a volume on bolt, several without one on a shared store.
+func checkK8sDeployment(t *testing.T, file, name, store string, dep k8sDeployment) {
 	t.Helper()
 	pod := dep.Spec.Template.Spec
 	for _, c := range pod.Containers {
@@ -36,11 +37,15 @@ func checkK8sDeployment(t *testing.T, file, name string, dep k8sDeployment) {
 				t.Errorf("%s: no %s request and limit", where, r)
 			}
 		}
-		if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil {
-			t.Errorf("%s: want HTTP liveness and readiness probes", where)
+		if c.LivenessProbe == nil || c.ReadinessProbe == nil {
+			t.Errorf("%s: want liveness and readiness probes", where)
 			continue
 		}
 		if c.Name != "mcpguard" {
+			continue
+		}
+		if c.LivenessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet == nil {
+			t.Errorf("%s: want HTTP liveness and readiness probes", where)
 			continue
 		}
 		if c.LivenessProbe.HTTPGet.Path != "/healthz" || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
@@ -55,19 +60,19 @@ func checkK8sDeployment(t *testing.T, file, name string, dep k8sDeployment) {
 		}) {
 			t.Errorf("%s: the probes' port %s is not containerPort 11000", where, port)
 		}
-		if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != "Recreate" {
-			t.Errorf("%s: bbolt allows one process: want replicas: 1 and strategy Recreate", where)
-		}
-		if !slices.ContainsFunc(c.VolumeMounts, func(m struct {
-			Name      string `json:"name"`
-			MountPath string `json:"mountPath"`
-		}) bool {
-			return m.MountPath == "/var/lib/mcpguard"
-		}) {
-			t.Errorf("%s: no volume at /var/lib/mcpguard, where the default STORE lives", where)
-		}
-		if pod.SecurityContext.FSGroup == nil {
-			t.Errorf("%s: no fsGroup: the data volume would not be writable for the non-root user", where)
+		if !strings.HasPrefix(store, "bolt:") {
+			if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 3 || dep.Spec.Strategy.Type != "RollingUpdate" {
+				t.Errorf("%s: a shared store (%s): want replicas: 3 and strategy RollingUpdate", where, store)
+			}
+			if len(c.VolumeMounts) > 0 || len(pod.Volumes) > 0 {
+				t.Errorf("%s: a shared store needs no volume; the replicas would each write their own", where)
+			}
+		} else {
+			var mounts []string
+			for _, m := range c.VolumeMounts {
+				mounts = append(mounts, m.MountPath)
+			}
+			checkK8sBolt(t, where, dep, mounts)
 		}
 		secret := false
 		for _, ef := range c.EnvFrom {
@@ -76,6 +81,48 @@ func checkK8sDeployment(t *testing.T, file, name string, dep k8sDeployment) {
 		if !secret {
 			t.Errorf("%s: the Secret mcpguard is not read (envFrom)", where)
 		}
+	}
+}
+
+// checkK8sBolt checks a mcpguard Deployment on a bbolt file: one replica, Recreate, a
+// writable volume at the store's folder.
+func checkK8sBolt(t *testing.T, where string, dep k8sDeployment, mounts []string) {
+	t.Helper()
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != 1 || dep.Spec.Strategy.Type != "Recreate" {
+		t.Errorf("%s: bbolt allows one process: want replicas: 1 and strategy Recreate", where)
+	}
+	if !slices.Contains(mounts, "/var/lib/mcpguard") {
+		t.Errorf("%s: no volume at /var/lib/mcpguard, where the default STORE lives", where)
+	}
+	if dep.Spec.Template.Spec.SecurityContext.FSGroup == nil {
+		t.Errorf("%s: no fsGroup: the data volume would not be writable for the non-root user", where)
+	}
+}
+
+// checkK8sReplicas checks what only mcpguard-replicas.yaml has: a store every replica
+// shares, a PodDisruptionBudget that keeps two of the three, and a Redis only mcpguard's
+// pods reach.
+func checkK8sReplicas(t *testing.T, cm k8sDoc, pdbs, services, policies []k8sDoc) {
+	t.Helper()
+	const file = "mcpguard-replicas.yaml"
+	store := fmt.Sprint(cm.Data["STORE"])
+	if !strings.HasPrefix(store, "redis://mcpguard-redis.mcpguard.svc.cluster.local:6379/") {
+		t.Errorf("%s: STORE %q, want the file's Redis Service", file, store)
+	}
+	if len(pdbs) != 1 || fmt.Sprint(jsonPath(pdbs[0].Spec, "minAvailable")) != "2" ||
+		jsonPath(pdbs[0].Spec, "selector", "matchLabels", "app.kubernetes.io/name") != "mcpguard" {
+		t.Errorf("%s: want one PodDisruptionBudget with minAvailable: 2 selecting mcpguard's pods", file)
+	}
+	redis := false
+	for _, s := range services {
+		redis = redis || s.name() == "mcpguard-redis" && fmt.Sprint(jsonPath(s.Spec, "ports", 0, "port")) == "6379"
+	}
+	if !redis {
+		t.Errorf("%s: no Service mcpguard-redis on 6379", file)
+	}
+	if len(policies) != 1 || jsonPath(policies[0].Spec, "podSelector", "matchLabels", "app.kubernetes.io/name") != "mcpguard-redis" ||
+		jsonPath(policies[0].Spec, "ingress", 0, "from", 0, "podSelector", "matchLabels", "app.kubernetes.io/name") != "mcpguard" {
+		t.Errorf("%s: want a NetworkPolicy letting only mcpguard's pods reach Redis", file)
 	}
 }
 

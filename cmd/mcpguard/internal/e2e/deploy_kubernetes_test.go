@@ -58,6 +58,9 @@ func k8sDocs(t *testing.T, path string) []k8sDoc {
 var k8sManifests = map[string][]string{
 	"mcpguard.yaml": {"v1/Namespace", "v1/ServiceAccount", "v1/ConfigMap", "v1/PersistentVolumeClaim",
 		"apps/v1/Deployment", "v1/Service"},
+	"mcpguard-replicas.yaml": {"v1/Namespace", "v1/ServiceAccount", "v1/ConfigMap", "apps/v1/Deployment",
+		"v1/Service", "policy/v1/PodDisruptionBudget", "v1/PersistentVolumeClaim", "apps/v1/Deployment",
+		"v1/Service", "networking.k8s.io/v1/NetworkPolicy"},
 	"example-mcp-server.yaml": {"apps/v1/Deployment", "v1/Service"},
 	"traefik-middleware.yaml": {"traefik.io/v1alpha1/Middleware", "traefik.io/v1alpha1/Middleware",
 		"traefik.io/v1alpha1/Middleware", "traefik.io/v1alpha1/IngressRoute", "traefik.io/v1alpha1/IngressRoute"},
@@ -125,13 +128,20 @@ type k8sProbe struct {
 		Path string `json:"path"`
 		Port any    `json:"port"`
 	} `json:"httpGet"`
+	TCPSocket *struct {
+		Port any `json:"port"`
+	} `json:"tcpSocket"`
+	Exec *struct {
+		Command []string `json:"command"`
+	} `json:"exec"`
 }
 
 // TestDeployKubernetes checks deploy/kubernetes: every file splits into documents that
 // parse, with the expected kinds and apiVersions; the Deployments are non-root with a
 // read-only root filesystem, dropped capabilities and resources; mcpguard runs one replica
 // with its probes on /healthz and /readyz, a volume for its store and only variables
-// mcpguard knows; each proxy variant asks mcpguard's /auth and passes on every identity
+// mcpguard knows, or (mcpguard-replicas.yaml) three replicas on a shared store with a
+// PodDisruptionBudget; each proxy variant asks mcpguard's /auth and passes on every identity
 // header.
 func TestDeployKubernetes(t *testing.T) {
 	root := repoRoot(t)
@@ -166,6 +176,12 @@ func TestDeployKubernetes(t *testing.T) {
 
 	known := configEnvNames(t)
 	for file, docs := range all {
+		var store string
+		for _, d := range docs {
+			if d.Kind == "ConfigMap" && d.name() == "mcpguard" {
+				store = fmt.Sprint(d.Data["STORE"])
+			}
+		}
 		for _, d := range docs {
 			if d.Kind != "Deployment" {
 				continue
@@ -174,7 +190,7 @@ func TestDeployKubernetes(t *testing.T) {
 			if err := yaml.Unmarshal(d.raw, &dep); err != nil {
 				t.Fatalf("%s: %v", file, err)
 			}
-			checkK8sDeployment(t, file, d.name(), dep)
+			checkK8sDeployment(t, file, d.name(), store, dep)
 		}
 	}
 
@@ -187,29 +203,33 @@ func TestDeployKubernetes(t *testing.T) {
 		}
 		return out
 	}
-	// The ConfigMap: known variables, and a configuration mcpguard accepts once the
+	// The ConfigMaps: known variables, and a configuration mcpguard accepts once the
 	// Secret's keys are filled in.
-	cm := docsOf("mcpguard.yaml", "ConfigMap")[0]
-	env := map[string]string{}
-	for k, v := range cm.Data {
-		if !known[k] {
-			t.Errorf("ConfigMap mcpguard: %s is not a variable mcpguard reads", k)
+	for _, file := range []string{"mcpguard.yaml", "mcpguard-replicas.yaml"} {
+		cm := docsOf(file, "ConfigMap")[0]
+		env := map[string]string{}
+		for k, v := range cm.Data {
+			if !known[k] {
+				t.Errorf("%s: ConfigMap mcpguard: %s is not a variable mcpguard reads", file, k)
+			}
+			env[k] = fmt.Sprint(v)
 		}
-		env[k] = fmt.Sprint(v)
-	}
-	for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "SESSION_SECRET"} {
-		if _, ok := env[k]; ok {
-			t.Errorf("ConfigMap mcpguard: %s belongs in the Secret", k)
+		for _, k := range []string{"CLIENT_ID", "CLIENT_SECRET", "SESSION_SECRET"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s: ConfigMap mcpguard: %s belongs in the Secret", file, k)
+			}
+			env[k] = standIn(k)
 		}
-		env[k] = standIn(k)
+		if err := app.CheckEnv(func(k string) string { return env[k] }); err != nil {
+			t.Errorf("%s: mcpguard refuses the ConfigMap's configuration: %v", file, err)
+		}
+		svc := docsOf(file, "Service")[0]
+		if port := jsonPath(svc.Spec, "ports", 0, "port"); svc.name() != "mcpguard" || fmt.Sprint(port) != "11000" {
+			t.Errorf("%s: Service %s: port %v, want mcpguard on 11000", file, svc.name(), port)
+		}
 	}
-	if err := app.CheckEnv(func(k string) string { return env[k] }); err != nil {
-		t.Errorf("mcpguard refuses the ConfigMap's configuration: %v", err)
-	}
-	svc := docsOf("mcpguard.yaml", "Service")[0]
-	if port := jsonPath(svc.Spec, "ports", 0, "port"); fmt.Sprint(port) != "11000" {
-		t.Errorf("Service mcpguard: port %v, want 11000", port)
-	}
+	checkK8sReplicas(t, docsOf("mcpguard-replicas.yaml", "ConfigMap")[0], docsOf("mcpguard-replicas.yaml", "PodDisruptionBudget"),
+		docsOf("mcpguard-replicas.yaml", "Service"), docsOf("mcpguard-replicas.yaml", "NetworkPolicy"))
 
 	const authURL = "http://mcpguard.mcpguard.svc.cluster.local:11000/auth"
 	// Traefik: the forwardAuth Middleware and the IngressRoutes.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -19,10 +20,15 @@ var nginxVerbatim = map[string]string{
 }
 
 // nginxSiteFiles renders the two site-specific files of deploy/nginx (the ones users
-// edit): the upstream addresses and the listen directive.
+// edit): the upstream addresses and the listen directive. guard may list several
+// mcpguard replicas, separated by spaces: one server line each, balanced round robin.
 func nginxSiteFiles(guard, mcp string, port int) map[string]string {
+	var servers strings.Builder
+	for _, g := range strings.Fields(guard) {
+		fmt.Fprintf(&servers, "    server %s;\n", g)
+	}
 	return map[string]string{
-		"snippets/mcp-upstreams.conf": fmt.Sprintf("upstream mcpguard {\n    server %s;\n    keepalive 16;\n}\n\nupstream mcp_server {\n    server %s;\n    keepalive 16;\n}\n", guard, mcp),
+		"snippets/mcp-upstreams.conf": fmt.Sprintf("upstream mcpguard {\n%s    keepalive 16;\n}\n\nupstream mcp_server {\n    server %s;\n    keepalive 16;\n}\n", servers.String(), mcp),
 		"snippets/mcp-listen.conf":    fmt.Sprintf("listen 127.0.0.1:%d;\n", port),
 	}
 }
