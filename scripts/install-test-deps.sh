@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
-# headless Chromium, the Express and Flask upstreams of the differential path test,
-# nginx (with auth_request) and Caddy from Debian's packages when they are not on the PATH,
-# and redis-server and PostgreSQL, the servers the store tests start. Each step prints a
-# line with its usual duration first.
+# headless Chromium, the Express and Flask upstreams of the differential path test, the
+# official MCP TypeScript SDK, nginx (with auth_request) and Caddy from Debian's packages
+# when they are not on the PATH, and redis-server and PostgreSQL, the servers the store
+# tests start. Each step prints a line with its usual duration first.
 set -euo pipefail
 
 # step says what is about to run and how long it usually takes, before it runs.
@@ -23,6 +23,9 @@ step "installing headless Chromium from Debian when missing (about a minute, ins
 # The upstream routers of the differential path test: Flask from Debian, Express from npm.
 step "installing the Express and Flask upstreams when missing (under a minute, instant when cached)…"
 "$(dirname "$0")/install-routers.sh"
+# The official MCP TypeScript SDK, whose client-credentials providers the TSSDK test runs.
+step "installing the MCP TypeScript SDK from npm when missing (about 10 seconds, instant when cached)…"
+"$(dirname "$0")/install-tsclient.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
