@@ -15,7 +15,7 @@ run:
 	STORE=bolt://$(CURDIR)/.mcpguard/mcpguard.db go run ./cmd/mcpguard
 
 # test installs the real peers the end-to-end tests use, then runs every test. Each step
-# prints a line with how long it usually takes before it runs: about 25 minutes in all the
+# prints a line with how long it usually takes before it runs: 15 to 25 minutes in all the
 # first time on two cores, most of it building Traefik.
 test: test-deps vet
 	@echo "test: go test -count=1 ./... (about 6 minutes cold on 2 CPUs, most of it compiling; under a minute when cached)…"
