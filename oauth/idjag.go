@@ -110,6 +110,26 @@ func (e *enterpriseIdP) keySet(ctx context.Context, now time.Time) (*clientKeys,
 	return e.keys, nil
 }
 
+// verify checks tok's signature with the issuer's keys (the one its kid names, or each
+// when it names none) and decodes its claims into dst; it reports false when no key
+// verifies it. An error means the keys could not be fetched.
+func (e *enterpriseIdP) verify(ctx context.Context, tok *jwt.JSONWebToken, now time.Time, dst ...any) (bool, error) {
+	keys, err := e.keySet(ctx, now)
+	if err != nil {
+		return false, err
+	}
+	cands, err := keys.candidates(ctx, tok.Headers[0].KeyID, now)
+	if err != nil {
+		return false, err
+	}
+	for _, k := range cands {
+		if tok.Claims(k.Key, dst...) == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // discover reads jwks_uri from the IdP's OpenID discovery document, whose issuer must
 // be the configured one.
 func (e *enterpriseIdP) discover(ctx context.Context) (string, error) {

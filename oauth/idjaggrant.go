@@ -58,22 +58,11 @@ func (t *tokenEndpoint) idjagGrant(r *http.Request, form url.Values) (*tokenResp
 		return nil, grantFailed("iss is not a trusted enterprise IdP")
 	}
 	now := t.now()
-	keys, err := idp.keySet(r.Context(), now)
-	if err != nil {
-		return nil, idpUnavailable(idp.Issuer, err)
-	}
-	cands, err := keys.candidates(r.Context(), tok.Headers[0].KeyID, now)
-	if err != nil {
-		return nil, idpUnavailable(idp.Issuer, err)
-	}
 	var cl idjagClaims
 	var all map[string]any
-	verified := false
-	for _, k := range cands {
-		if tok.Claims(k.Key, &cl, &all) == nil {
-			verified = true
-			break
-		}
+	verified, err := idp.verify(r.Context(), tok, now, &cl, &all)
+	if err != nil {
+		return nil, idpUnavailable(idp.Issuer, err)
 	}
 	if !verified {
 		return nil, grantFailed("signature does not verify with a key of the IdP")

@@ -160,21 +160,10 @@ func (t *tokenEndpoint) workloadGrant(r *http.Request, form url.Values, raw stri
 		return nil, workloadFailed("iss is not a trusted workload issuer")
 	}
 	now := t.now()
-	keys, err := wi.discovered.keySet(r.Context(), now)
-	if err != nil {
-		return nil, idpUnavailable(wi.Issuer, err)
-	}
-	cands, err := keys.candidates(r.Context(), tok.Headers[0].KeyID, now)
-	if err != nil {
-		return nil, idpUnavailable(wi.Issuer, err)
-	}
 	var cl jwt.Claims
-	verified := false
-	for _, k := range cands {
-		if tok.Claims(k.Key, &cl) == nil {
-			verified = true
-			break
-		}
+	verified, err := wi.discovered.verify(r.Context(), tok, now, &cl)
+	if err != nil {
+		return nil, idpUnavailable(wi.Issuer, err)
 	}
 	if !verified {
 		return nil, workloadFailed("signature does not verify with a key of the issuer")
