@@ -27,6 +27,7 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"LeaseRace", testReplicaLeaseRace},
 		{"KeyRotationRace", testReplicaKeyRotationRace},
 		{"RateRace", testReplicaRateRace},
+		{"Grants", testReplicaGrants},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
