@@ -36,13 +36,15 @@ const (
 // refresh-token change of a family locks the family's row first, so rotations and the
 // revocation of one family run one after another across every replica.
 type postgresStore struct {
-	db     *pgxpool.Pool
-	now    func() time.Time
-	closed atomic.Bool
+	db      *pgxpool.Pool
+	now     func() time.Time
+	closed  atomic.Bool
+	started deferredStart // the migrations, done by New or by Start
 }
 
-// openPostgres connects a pool to the database the DSN names and migrates its schema.
-func openPostgres(ctx context.Context, dsn string, now func() time.Time) (*postgresStore, error) {
+// openPostgres makes a pool for the database the DSN names and, unless later,
+// migrates its schema (later leaves that to [Start]).
+func openPostgres(ctx context.Context, dsn string, now func() time.Time, later bool) (*postgresStore, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx's message repeats the DSN with the password hidden as well as it can; only
@@ -52,14 +54,17 @@ func openPostgres(ctx context.Context, dsn string, now func() time.Time) (*postg
 		}
 		return nil, fmt.Errorf("store: postgres DSN cannot be parsed (%s)", supportedDSNs)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	db, err := pgxpool.NewWithConfig(ctx, cfg)
+	db, err := pgxpool.NewWithConfig(ctx, cfg) // connects on first use
 	if err != nil {
 		return nil, pgError(err)
 	}
 	p := &postgresStore{db: db, now: now}
-	if err := p.migrate(ctx); err != nil {
+	p.started.backend = "postgres"
+	p.started.pending.Store(true)
+	if later {
+		return p, nil
+	}
+	if err := p.start(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -140,7 +145,7 @@ func (p *postgresStore) begin(ctx context.Context) error {
 	if p.closed.Load() {
 		return errClosed
 	}
-	return nil
+	return p.started.check()
 }
 
 // inTx runs fn in one transaction, committed when fn returns nil. Errors from fn pass

@@ -51,9 +51,10 @@ var (
 // first), and the inserts that must check a second key are Lua scripts. Nothing relies on
 // a lock inside this process, so several replicas may share one database.
 type redisStore struct {
-	db     redis.UniversalClient
-	now    func() time.Time
-	closed atomic.Bool
+	db      redis.UniversalClient
+	now     func() time.Time
+	closed  atomic.Bool
+	started deferredStart // the schema check, done by New or by Start
 }
 
 // quietRedis turns off go-redis's own logger, which writes every failed dial to stderr
@@ -67,17 +68,21 @@ type silent struct{}
 // Printf implements go-redis's logger.
 func (silent) Printf(context.Context, string, ...any) {}
 
-// openRedis connects to the Redis the DSN names (see [redisClient]) and checks it answers.
-func openRedis(ctx context.Context, dsn string, now func() time.Time) (*redisStore, error) {
+// openRedis connects to the Redis the DSN names (see [redisClient]) and, unless
+// later, checks it answers and its schema version (later leaves that to [Start]).
+func openRedis(ctx context.Context, dsn string, now func() time.Time, later bool) (*redisStore, error) {
 	quietRedis.Do(func() { redis.SetLogger(silent{}) })
 	db, err := redisClient(dsn)
 	if err != nil {
 		return nil, err
 	}
 	r := &redisStore{db: db, now: now}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := r.init(ctx); err != nil {
+	r.started.backend = "redis"
+	r.started.pending.Store(true)
+	if later {
+		return r, nil
+	}
+	if err := r.start(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -107,7 +112,7 @@ func (r *redisStore) begin(ctx context.Context) error {
 	if r.closed.Load() {
 		return errClosed
 	}
-	return nil
+	return r.started.check()
 }
 
 // redisError wraps an error from go-redis, as ErrUnavailable when the server could not

@@ -209,6 +209,12 @@ type Config struct {
 	// Now is the clock GetClient, CountClients and AccessTokenRevoked check expiry against;
 	// nil means time.Now.
 	Now func() time.Time
+	// StartLater makes New of a Redis or PostgreSQL store do no I/O: the first answer of
+	// the server, the Redis schema check and the PostgreSQL migrations are left to
+	// [Start], and every call of the store answers ErrUnavailable until Start succeeded.
+	// A server mcpguard starts before is then no error at start-up. Memory and bolt
+	// stores start in New regardless.
+	StartLater bool
 }
 
 // supportedDSNs is the list every DSN error shows.
@@ -217,7 +223,8 @@ const supportedDSNs = `supported: "memory://", "bolt:///absolute/path.db", "redi
 // New opens the backend cfg.DSN names. A bolt file and its missing parent directories
 // are created (directories 0700, file 0600); a file another process holds open is
 // reported after two seconds with an error naming the path. A Redis or PostgreSQL server
-// must answer within ten seconds; PostgreSQL's schema migrations are applied first.
+// must answer within ten seconds, and PostgreSQL's schema migrations are applied first,
+// unless cfg.StartLater leaves that to [Start].
 func New(cfg Config) (Store, error) {
 	now := cfg.Now
 	if now == nil {
@@ -239,9 +246,9 @@ func New(cfg Config) (Store, error) {
 		}
 		return openBolt(filepath.Clean(rest), now)
 	case "redis", "rediss", "redis+sentinel", "rediss+sentinel", "redis+cluster", "rediss+cluster":
-		return openRedis(context.Background(), cfg.DSN, now)
+		return openRedis(context.Background(), cfg.DSN, now, cfg.StartLater)
 	case "postgres", "postgresql":
-		return openPostgres(context.Background(), cfg.DSN, now)
+		return openPostgres(context.Background(), cfg.DSN, now, cfg.StartLater)
 	default:
 		// Only the scheme is echoed: the rest of a DSN may hold a password.
 		return nil, fmt.Errorf("store: unsupported scheme %q (%s)", scheme, supportedDSNs)
