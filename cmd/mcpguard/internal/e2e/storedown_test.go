@@ -8,13 +8,11 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,10 +20,11 @@ import (
 	"time"
 )
 
-// The machine client of these tests: client_credentials with a secret.
+// The machine client of these tests (machineEnv's), which gets tokens by
+// client_credentials.
 const (
 	downClientID = "ci-bot"
-	downSecret   = "machine-secret"
+	downSecret   = "ci-bot-secret-0123456789abcdef"
 )
 
 // TestStoreDownAtStartup runs the built mcpguard on a Redis, then a PostgreSQL, whose
@@ -48,7 +47,7 @@ func TestStoreDownAtStartup(t *testing.T) {
 // starts the store; then does it again, the store holding the signing key by now, with
 // an access token mcpguard issued before.
 func storeDownAtStartup(t *testing.T, bin, dsn string, start, stop func(*testing.T)) {
-	env := downEnv(t, dsn)
+	env := machineEnv(t, dsn, downSecret)
 	r := startReplica(t, bin, env) // /healthz answers 200 with the store down
 	wantDown(t, r)
 	start(t)
@@ -90,31 +89,6 @@ func storeDownAtStartup(t *testing.T, bin, dsn string, start, stop func(*testing
 	if strings.Contains(log, tok) || strings.Contains(log, downSecret) {
 		t.Errorf("the log holds the access token or the client secret")
 	}
-}
-
-// downEnv is the configuration of these tests: the local provider, one resource, the
-// machine client, and STORE dsn.
-func downEnv(t *testing.T, dsn string) map[string]string {
-	t.Helper()
-	env := oauthEnv(t, dsn)
-	policy := filepath.Join(t.TempDir(), "policy.yaml")
-	body := fmt.Sprintf(`resources:
-  - url: %s
-    scopes_supported: [mcp:read, mcp:write]
-    required_scopes: [mcp:read]
-clients:
-  - client_id: %s
-    client_secret_hash: %s
-    token_endpoint_auth_method: client_secret_basic
-    grant_types: [client_credentials]
-    scope: mcp:read
-    resources: [%s]
-`, mcpURL, downClientID, sha256Hex(downSecret), mcpURL)
-	if err := os.WriteFile(policy, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env["POLICY_FILE"] = policy
-	return env
 }
 
 // asRequest sends a request to the authorization server of r as the proxy would.
@@ -197,7 +171,7 @@ func TestStoreRefusesAtStartup(t *testing.T) {
 	}
 
 	t.Run("late", func(t *testing.T) {
-		rep := startReplica(t, bin, downEnv(t, dsn))
+		rep := startReplica(t, bin, machineEnv(t, dsn, downSecret))
 		r.start(t)
 		select {
 		case <-rep.exited:
@@ -212,7 +186,7 @@ func TestStoreRefusesAtStartup(t *testing.T) {
 		defer cancel()
 		cmd := exec.CommandContext(ctx, bin)
 		cmd.Env = []string{"LISTEN_ADDR=127.0.0.1:" + strconv.Itoa(freePort(t)), "PATH=" + os.Getenv("PATH")}
-		for k, v := range downEnv(t, dsn) {
+		for k, v := range machineEnv(t, dsn, downSecret) {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 		out, _ := cmd.CombinedOutput()
