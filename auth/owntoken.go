@@ -150,6 +150,7 @@ type OwnTokens struct {
 
 	mu         sync.Mutex // serializes key reloads
 	lastReload time.Time
+	reloadErr  error // of the last reload, nil when it succeeded
 }
 
 // ownEntry is one verified token in the cache.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -344,15 +345,33 @@ func TestOwnTokensKeyReload(t *testing.T) {
 	if _, err := e.v.Authenticate(&Request{Header: h}); err != nil || e.keys.reloads.Load() != 2 {
 		t.Fatalf("Authenticate after the cooldown = %v after %d reloads, want a principal and 2 reloads", err, e.keys.reloads.Load())
 	}
-	// A failing reload leaves the held keys in place.
+	// A failing reload leaves the held keys in place, and is no verdict on the token
+	// that needed it: its error (the store's), not an invalid credential, until a
+	// reload after ownKeyRetryCooldown succeeds.
+	e.keys.mu.Lock()
 	e.keys.fail = true
+	e.keys.mu.Unlock()
 	e.clock.Advance(ownKeyReloadCooldown)
-	h3 := ownBearer(ownSign(t, ownGenerateKey(t), ownWith(ownHeader(), "kid", "key-3"), e.claims()))
-	if _, err := e.v.Authenticate(&Request{Header: h3}); !errors.Is(err, ErrInvalidCredential) {
-		t.Errorf("Authenticate with the key store down = %v, want invalid credential", err)
+	fresh3 := ownGenerateKey(t)
+	h3 := ownBearer(ownSign(t, fresh3, ownWith(ownHeader(), "kid", "key-3"), e.claims()))
+	for _, when := range []string{"with the key store down", "within the retry cooldown"} {
+		if _, err := e.v.Authenticate(&Request{Header: h3}); err == nil || errors.Is(err, ErrInvalidCredential) || !strings.Contains(err.Error(), "store down") {
+			t.Errorf("Authenticate %s = %v, want the reload's error, not an invalid credential", when, err)
+		}
+	}
+	if n := e.keys.reloads.Load(); n != 3 {
+		t.Errorf("reloads after a failed one, within the retry cooldown = %d, want 3", n)
 	}
 	if _, err := e.v.Authenticate(&Request{Header: ownBearer(ownSign(t, e.key, ownHeader(), ownWith(e.claims(), "jti", "j9")))}); err != nil {
 		t.Errorf("Authenticate with a held key after a failed reload = %v", err)
+	}
+	e.keys.mu.Lock()
+	e.keys.fail = false
+	e.keys.mu.Unlock()
+	e.keys.store("key-3", fresh3.Public())
+	e.clock.Advance(ownKeyRetryCooldown)
+	if _, err := e.v.Authenticate(&Request{Header: h3}); err != nil {
+		t.Errorf("Authenticate once the store is back, after the retry cooldown = %v, want a principal", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +19,9 @@ const (
 	// ownKeyReloadCooldown bounds how often a token with an unknown kid (signed by
 	// another replica's fresh key) makes OwnTokens reload the keys.
 	ownKeyReloadCooldown = 30 * time.Second
+	// ownKeyRetryCooldown is how soon after a failed reload a token with an unknown kid
+	// reloads again.
+	ownKeyRetryCooldown = time.Second
 )
 
 // ownAlgorithms are the algorithms an own access token may be signed with: ES256
@@ -67,7 +71,10 @@ func (v *OwnTokens) verifySignature(ctx context.Context, token string, now time.
 		!(strings.EqualFold(typ, ownTokenType) || strings.EqualFold(typ, "application/"+ownTokenType)) {
 		return nil, errOwnHeader
 	}
-	k := v.key(ctx, h.KeyID, now)
+	k, err := v.key(ctx, h.KeyID, now)
+	if err != nil {
+		return nil, err
+	}
 	if k == nil {
 		return nil, errOwnKey
 	}
@@ -112,26 +119,38 @@ func (v *OwnTokens) unparsed(token string, err error) error {
 	return errOwnMalformed
 }
 
-// key returns the public key with kid. An unknown kid reloads the keys, at most once
-// per ownKeyReloadCooldown: another replica may have added a key.
-func (v *OwnTokens) key(ctx context.Context, kid string, now time.Time) *jose.JSONWebKey {
+// key returns the public key with kid, or nil when the keys do not have it. An
+// unknown kid reloads the keys, at most once per ownKeyReloadCooldown: another replica
+// may have added a key. A reload that failed (the store cannot be reached) is its
+// error, not an unknown kid: the token could not be judged, which is no verdict on it.
+// It is the answer for ownKeyRetryCooldown, then a token with an unknown kid reloads again.
+func (v *OwnTokens) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, error) {
 	if k := ownKeyByID(v.keys.PublicKeys(), kid); k != nil {
-		return k
+		return k, nil
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if k := ownKeyByID(v.keys.PublicKeys(), kid); k != nil {
-		return k // another request reloaded while this one waited
+		return k, nil // another request reloaded while this one waited
 	}
-	if now.Sub(v.lastReload) < ownKeyReloadCooldown {
-		return nil
+	wait := ownKeyReloadCooldown
+	if v.reloadErr != nil {
+		wait = ownKeyRetryCooldown
+	}
+	if now.Sub(v.lastReload) < wait {
+		return nil, v.reloadErr
 	}
 	v.lastReload = now
 	set, err := v.keys.ReloadPublicKeys(ctx)
 	if err != nil {
-		return nil
+		err = fmt.Errorf("auth: reload own signing keys: %w", err)
+		if ctx.Err() == nil { // a request that went away says nothing of the store
+			v.reloadErr = err
+		}
+		return nil, err
 	}
-	return ownKeyByID(set, kid)
+	v.reloadErr = nil
+	return ownKeyByID(set, kid), nil
 }
 
 // ownKeyByID returns the public ES256 signing key of set whose kid is kid, or nil.

@@ -60,7 +60,7 @@ func newDiscovery(iss issuer, scopes scopeSet, o offers) (*discovery, error) {
 
 // routes adds the metadata and its CORS preflight to mux, for an issuer with a path at
 // the RFC 8414 §3.1 path-inserted URL.
-func (d *discovery) routes(mux *http.ServeMux) {
+func (d *discovery) routes(mux routeSet) {
 	p := WellKnownAuthorizationServer + d.iss.path
 	mux.Handle("GET "+p, d)
 	mux.HandleFunc("OPTIONS "+p, preflight("GET, HEAD, OPTIONS"))

@@ -200,7 +200,7 @@ func staticClient(sc StaticClient) (store.Client, error) {
 }
 
 // routes adds /register and its CORS preflight to mux, under the issuer's path.
-func (reg *registry) routes(mux *http.ServeMux) {
+func (reg *registry) routes(mux routeSet) {
 	mux.Handle("POST "+reg.iss.path+"/register", reg.handleRegister())
 	mux.HandleFunc("OPTIONS "+reg.iss.path+"/register", preflight("POST, OPTIONS"))
 }

@@ -69,7 +69,7 @@ func newFrontChannel(c Config, iss issuer, scopes scopeSet, ttl lifetimes, clien
 }
 
 // routes adds the front channel's endpoints to mux, under the issuer's path.
-func (f *frontChannel) routes(mux *http.ServeMux) {
+func (f *frontChannel) routes(mux routeSet) {
 	p := f.iss.path
 	mux.HandleFunc("GET "+p+"/authorize", f.handleAuthorize)
 	mux.HandleFunc("GET "+p+"/login", f.handleLoginPage)

@@ -81,11 +81,9 @@ func (ks *keySet) current(now time.Time) int {
 	return cur
 }
 
-// initKeys loads the signing keys, generating and storing a first one when the store
-// has none, so that a restart keeps verifying the tokens it issued; then it builds the
-// verifier of the tokens they sign.
+// initKeys loads the signing keys into s.keys, generating and storing a first one when
+// the store has none, so that a restart keeps verifying the tokens it issued.
 func (s *Server) initKeys(ctx context.Context) error {
-	s.keys = &keyRing{st: s.cfg.Store}
 	if err := s.keys.load(ctx); err != nil {
 		return err
 	}
@@ -104,9 +102,7 @@ func (s *Server) initKeys(ctx context.Context) error {
 			return errors.New("oauth: the store kept no signing key")
 		}
 	}
-	var err error
-	s.verifier, err = s.newVerifier()
-	return err
+	return nil
 }
 
 // newSigningKey generates a P-256 key whose kid is its RFC 7638 JWK thumbprint.

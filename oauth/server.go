@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpguard/mcpguard/auth"
@@ -31,6 +33,8 @@ type Server struct {
 	ttl      lifetimes
 	flowCtx  context.Context // New's ctx: background work and store calls of /auth
 	keys     *keyRing        // signing keys, loaded from the store
+	started  atomic.Bool     // the keys are loaded and the work on the store runs (start.go)
+	startMu  sync.Mutex      // one Start at a time
 	rotation time.Duration   // how often the signing key rotates
 	holder   string          // this replica's name for the rotation lease
 	deny     *denylist       // revocations made by this process
@@ -43,8 +47,9 @@ type Server struct {
 	tokens    *tokenEndpoint
 }
 
-// New validates c and builds the server. Background work it starts (key loading,
-// upstream discovery) stops when ctx is done.
+// New validates c and builds the server, and starts it (see [Server.Start]): when the
+// store cannot be reached (store.ErrUnavailable), New returns the server not started.
+// Background work it starts (key reloads, upstream discovery) stops when ctx is done.
 func New(ctx context.Context, c Config) (*Server, error) {
 	if c.Store == nil {
 		return nil, errors.New("oauth: no store")
@@ -90,12 +95,12 @@ func New(ctx context.Context, c Config) (*Server, error) {
 		return nil, errors.New("oauth: SigningKeyRotation must not be negative")
 	}
 	s.holder = randomString(8)
-	if err := s.initKeys(ctx); err != nil {
+	s.keys = &keyRing{st: c.Store}
+	if s.verifier, err = s.newVerifier(); err != nil {
 		return nil, err
 	}
-	go s.keepKeys(ctx)
-	if b, ok := c.Store.(store.Broadcaster); ok {
-		go s.hearRevocations(ctx, b)
+	if err := s.Start(ctx); err != nil && !errors.Is(err, store.ErrUnavailable) {
+		return nil, err
 	}
 	// Last: an upstream provider starts its discovery in the background.
 	if s.accounts, err = newAccounts(ctx, c, iss, s.now); err != nil {
@@ -125,20 +130,25 @@ func New(ctx context.Context, c Config) (*Server, error) {
 }
 
 // Routes adds the authorization server's endpoints to mux, under the issuer's path.
+// Until the server has started, every endpoint but the CORS preflights answers 503.
 func (s *Server) Routes(mux *http.ServeMux) {
-	s.discovery.routes(mux)
-	s.clients.routes(mux)
-	s.front.routes(mux)
-	s.tokens.routes(mux)
-	mux.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)
-	mux.HandleFunc("OPTIONS "+s.issuer.path+"/jwks", preflight("GET, OPTIONS"))
+	g := gatedMux{mux: mux, s: s}
+	s.discovery.routes(g)
+	s.clients.routes(g)
+	s.front.routes(g)
+	s.tokens.routes(g)
+	g.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)
+	g.HandleFunc("OPTIONS "+s.issuer.path+"/jwks", preflight("GET, OPTIONS"))
 }
 
-// Ready reports whether the server can serve logins and tokens: the store answers
-// and, for an upstream provider, its discovery succeeded. For /readyz.
+// Ready reports whether the server can serve logins and tokens: the store answers, the
+// server has started and, for an upstream provider, its discovery succeeded. For /readyz.
 func (s *Server) Ready(ctx context.Context) error {
 	if err := s.cfg.Store.Ping(ctx); err != nil {
 		return fmt.Errorf("oauth: store: %w", err)
+	}
+	if !s.started.Load() {
+		return errNotStarted
 	}
 	if u := s.accounts.upstream; u != nil {
 		return u.ready()

@@ -46,7 +46,7 @@ type tokenEndpoint struct {
 
 // routes adds /token, /revoke and their CORS preflights, and /introspect, to mux,
 // under the issuer's path.
-func (t *tokenEndpoint) routes(mux *http.ServeMux) {
+func (t *tokenEndpoint) routes(mux routeSet) {
 	p := t.iss.path
 	mux.HandleFunc("POST "+p+"/token", t.handleToken)
 	mux.HandleFunc("OPTIONS "+p+"/token", preflight("POST, OPTIONS"))

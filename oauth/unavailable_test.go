@@ -51,6 +51,20 @@ func (s *downStore) GetRefreshToken(ctx context.Context, h string) (store.Refres
 	return s.Store.GetRefreshToken(ctx, h)
 }
 
+func (s *downStore) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	if err := s.err(); err != nil {
+		return nil, err
+	}
+	return s.Store.SigningKeys(ctx)
+}
+
+func (s *downStore) Ping(ctx context.Context) error {
+	if err := s.err(); err != nil {
+		return err
+	}
+	return s.Store.Ping(ctx)
+}
+
 // TestStoreUnavailable: with the store unreachable, the token and registration
 // endpoints answer 503 temporarily_unavailable, never 500 nor 401/400 as if the
 // client's credential had failed.

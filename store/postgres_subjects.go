@@ -28,6 +28,9 @@ func (p *postgresStore) RevokeSubject(ctx context.Context, subject string, at, u
 
 // SubjectRevokedAt implements [SubjectStore].
 func (p *postgresStore) SubjectRevokedAt(ctx context.Context, subject string) (time.Time, error) {
+	if err := p.begin(ctx); err != nil {
+		return time.Time{}, err
+	}
 	var at time.Time
 	err := p.db.QueryRow(ctx, "SELECT revoked_at FROM mcpguard_subject_revocations WHERE subject = $1 AND expires_at > $2",
 		subject, p.now()).Scan(&at)

@@ -51,9 +51,10 @@ var (
 // first), and the inserts that must check a second key are Lua scripts. Nothing relies on
 // a lock inside this process, so several replicas may share one database.
 type redisStore struct {
-	db     redis.UniversalClient
-	now    func() time.Time
-	closed atomic.Bool
+	db      redis.UniversalClient
+	now     func() time.Time
+	closed  atomic.Bool
+	started deferredStart // the schema check, done by New or by Start
 }
 
 // quietRedis turns off go-redis's own logger, which writes every failed dial to stderr
@@ -67,17 +68,21 @@ type silent struct{}
 // Printf implements go-redis's logger.
 func (silent) Printf(context.Context, string, ...any) {}
 
-// openRedis connects to the Redis the DSN names (see [redisClient]) and checks it answers.
-func openRedis(ctx context.Context, dsn string, now func() time.Time) (*redisStore, error) {
+// openRedis connects to the Redis the DSN names (see [redisClient]) and, unless
+// later, checks it answers and its schema version (later leaves that to [Start]).
+func openRedis(ctx context.Context, dsn string, now func() time.Time, later bool) (*redisStore, error) {
 	quietRedis.Do(func() { redis.SetLogger(silent{}) })
 	db, err := redisClient(dsn)
 	if err != nil {
 		return nil, err
 	}
 	r := &redisStore{db: db, now: now}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := r.init(ctx); err != nil {
+	r.started.backend = "redis"
+	r.started.pending.Store(true)
+	if later {
+		return r, nil
+	}
+	if err := r.start(ctx); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -107,7 +112,7 @@ func (r *redisStore) begin(ctx context.Context) error {
 	if r.closed.Load() {
 		return errClosed
 	}
-	return nil
+	return r.started.check()
 }
 
 // redisError wraps an error from go-redis, as ErrUnavailable when the server could not
@@ -211,96 +216,6 @@ func exec(ctx context.Context, tx *redis.Tx, fn func(redis.Pipeliner) error) err
 		return redisError(err)
 	}
 	return err
-}
-
-// liveRedisClient returns the client with id unless it is missing or expired at now.
-func liveRedisClient(ctx context.Context, c redis.Cmdable, id string, now time.Time) (Client, bool, error) {
-	cl, ok, err := getJSON[Client](ctx, c, rkClient(id))
-	if err != nil || !ok || expired(cl.ExpiresAt, now) {
-		return Client{}, false, err
-	}
-	return cl, true, nil
-}
-
-// putClient queues c and its index entry.
-func putClient(ctx context.Context, pipe redis.Pipeliner, c Client) error {
-	if err := setJSON(ctx, pipe, rkClient(c.ID), c, c.ExpiresAt, false); err != nil {
-		return err
-	}
-	pipe.ZAdd(ctx, rkClients, redis.Z{Score: score(c.ExpiresAt), Member: c.ID})
-	return nil
-}
-
-// CreateClient implements [Store]; an expired client with the same ID is replaced.
-func (r *redisStore) CreateClient(ctx context.Context, c Client) error {
-	if err := c.validate(); err != nil {
-		return err
-	}
-	return r.watch(ctx, func(tx *redis.Tx) error {
-		if _, ok, err := liveRedisClient(ctx, tx, c.ID, r.now()); err != nil {
-			return err
-		} else if ok {
-			return ErrExists
-		}
-		return exec(ctx, tx, func(pipe redis.Pipeliner) error { return putClient(ctx, pipe, c) })
-	}, rkClient(c.ID))
-}
-
-// GetClient implements [Store].
-func (r *redisStore) GetClient(ctx context.Context, id string) (Client, error) {
-	if err := r.begin(ctx); err != nil {
-		return Client{}, err
-	}
-	c, ok, err := liveRedisClient(ctx, r.db, id, r.now())
-	if err == nil && !ok {
-		err = ErrNotFound
-	}
-	return c, err
-}
-
-// TouchClient implements [Store].
-func (r *redisStore) TouchClient(ctx context.Context, id string, now time.Time, ttl time.Duration) error {
-	return r.watch(ctx, func(tx *redis.Tx) error {
-		c, ok, err := liveRedisClient(ctx, tx, id, now)
-		if err != nil {
-			return err
-		} else if !ok {
-			return ErrNotFound
-		}
-		return exec(ctx, tx, func(pipe redis.Pipeliner) error { return putClient(ctx, pipe, touched(c, now, ttl)) })
-	}, rkClient(id))
-}
-
-// DeleteClient implements [Store].
-func (r *redisStore) DeleteClient(ctx context.Context, id string) error {
-	if err := r.begin(ctx); err != nil {
-		return err
-	}
-	var del *redis.IntCmd
-	_, err := r.db.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		del = pipe.Del(ctx, rkClient(id))
-		pipe.ZRem(ctx, rkClients, id)
-		return nil
-	})
-	if err != nil {
-		return redisError(err)
-	}
-	if del.Val() == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
-// CountClients implements [Store]: the index entries expiring after now.
-func (r *redisStore) CountClients(ctx context.Context) (int, error) {
-	if err := r.begin(ctx); err != nil {
-		return 0, err
-	}
-	n, err := r.db.ZCount(ctx, rkClients, "("+scoreArg(r.now()), "+inf").Result()
-	if err != nil {
-		return 0, redisError(err)
-	}
-	return int(n), nil
 }
 
 // RevokeAccessToken implements [Store]; a second call keeps the later expiry (ZADD GT).

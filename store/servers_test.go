@@ -230,10 +230,16 @@ func startRedis(s *server, extra ...string) error {
 }
 
 // postgresAddr starts PostgreSQL on first use and returns its address; the superuser
-// "postgres" connects without a password. PostgreSQL refuses to run as root, so as root
-// initdb and postgres run as the postgres user (which Debian's package creates).
+// "postgres" connects without a password.
 func postgresAddr(t testing.TB) string {
-	return startServer(t, "postgres", func(s *server) error {
+	return startServer(t, "postgres", startPostgres)
+}
+
+// startPostgres initialises a new database cluster and starts PostgreSQL on it, on
+// s.addr or else a free port. PostgreSQL refuses to run as root, so as root initdb and
+// postgres run as the postgres user (which Debian's package creates).
+func startPostgres(s *server) error {
+	{
 		const install = "apt-get install postgresql, or run scripts/install-test-deps.sh"
 		initdb, err := findServerBinary("initdb", install, "/usr/lib/postgresql/*/bin/initdb")
 		if err != nil {
@@ -267,8 +273,10 @@ func postgresAddr(t testing.TB) string {
 		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("initdb: %v:\n%s", err, out)
 		}
-		if s.addr, err = freeAddr(); err != nil {
-			return err
+		if s.addr == "" {
+			if s.addr, err = freeAddr(); err != nil {
+				return err
+			}
 		}
 		_, port, _ := net.SplitHostPort(s.addr)
 		argv = append(slices.Clone(prefix), postgres, "-D", data, "-k", s.dir, "-h", "127.0.0.1", "-p", port,
@@ -280,5 +288,5 @@ func postgresAddr(t testing.TB) string {
 			return err
 		}
 		return waitPostgresStarted(s.addr, 30*time.Second)
-	})
+	}
 }

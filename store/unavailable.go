@@ -35,6 +35,14 @@ func connectionFailure(err error) bool {
 	var connectErr *pgconn.ConnectError
 	var pgErr *pgconn.PgError
 	switch {
+	case errors.As(err, &pgErr):
+		// The server answered, refusing: judged by its code even when the refusal ended
+		// a connection attempt (a wrong password, 28P01, or a missing database, 3D000,
+		// are the operator's to fix, not an outage). Class 08 connection exception;
+		// 57P01-57P03 shutdown and not accepting connections yet; 53300 too many
+		// connections.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
+			pgErr.Code == "57P03" || pgErr.Code == "53300"
 	case errors.As(err, &netErr), errors.As(err, &connectErr),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
@@ -44,11 +52,6 @@ func connectionFailure(err error) bool {
 		redis.IsLoadingError(err), redis.IsReadOnlyError(err), redis.IsClusterDownError(err),
 		redis.IsMasterDownError(err), redis.IsTryAgainError(err), redis.IsMaxClientsError(err):
 		return true
-	case errors.As(err, &pgErr):
-		// Class 08 connection exception; 57P01-57P03 shutdown and not accepting
-		// connections yet; 53300 too many connections.
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" ||
-			pgErr.Code == "57P03" || pgErr.Code == "53300"
 	}
 	return pgconn.Timeout(err)
 }

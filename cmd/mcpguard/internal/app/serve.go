@@ -37,9 +37,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		debug.SetGCPercent(gcPercent)
 	}
 	c, s, log := h.cfg, h.setup, h.log
+	storeFailed := make(chan error, 1)
 	if s.as != nil {
-		go gcStore(ctx, s.store, 10*time.Minute, log)
-		go watchStore(ctx, s.store, storeCheckInterval, h.metrics.newStoreUp(), log)
+		up := h.metrics.newStoreUp()
+		go func() {
+			if err := awaitStore(ctx, s.store, s.as, s.storeDown, up, log); err != nil {
+				storeFailed <- err
+				return
+			}
+			go gcStore(ctx, s.store, 10*time.Minute, log)
+			watchStore(ctx, s.store, storeCheckInterval, up, log)
+		}()
 	}
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
@@ -83,6 +91,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer cancel()
 		_ = stopAdmin(sctx)
 		return fmt.Errorf("serve: %w", err)
+	case err := <-storeFailed:
+		// The store answered at last, and refused: a failed start-up, found late.
+		log.Error().Err(err).Msg("mcpguard cannot start: shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+		defer cancel()
+		_ = stopAdmin(sctx)
+		_ = srv.Shutdown(sctx)
+		return err
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)

@@ -36,6 +36,7 @@ type setup struct {
 	issuers        []auth.IssuerConfig
 	as             *oauth.Server // mcpguard's authorization server; nil without PROVIDER
 	store          store.Store   // the authorization server's state; nil without PROVIDER
+	storeDown      error         // why the store could not start at start-up; nil when it did
 	generatedKey   string
 }
 
@@ -104,7 +105,15 @@ func newSetup(ctx context.Context, c *config, log zerolog.Logger, m *metrics, st
 		if storeDSN == "" {
 			storeDSN = c.Store
 		}
-		if s.store, err = store.Open(storeDSN); err != nil {
+		// A Redis or PostgreSQL server that cannot be reached yet does not stop start-up:
+		// serve finishes it once the server answers (awaitStore). Any other refusal does.
+		if s.store, err = store.New(store.Config{DSN: storeDSN, StartLater: true}); err != nil {
+			return nil, fmt.Errorf("config: STORE: %w", err)
+		}
+		if err := store.Start(ctx, s.store); errors.Is(err, store.ErrUnavailable) {
+			s.storeDown = err
+		} else if err != nil {
+			s.store.Close()
 			return nil, fmt.Errorf("config: STORE: %w", err)
 		}
 		if s.as, err = newAuthServer(ctx, *c, s.store, s.policy, file.Clients, file.EnterpriseIdPs, workloads, m, log); err != nil {

@@ -136,6 +136,7 @@ func waitStatus(t *testing.T, what string, want int, within time.Duration, get f
 // test stops and starts again.
 type testRedis struct {
 	port, dir string
+	args      []string // more redis-server arguments (--requirepass)
 	cmd       *exec.Cmd
 	exited    chan struct{}
 }
@@ -153,8 +154,8 @@ func (r *testRedis) dsn() string { return "redis://127.0.0.1:" + r.port + "/0" }
 func (r *testRedis) start(t *testing.T) {
 	t.Helper()
 	bin := findBinary(t, "redis-server", "apt-get install -y redis-server")
-	r.cmd = exec.Command(bin, "--port", r.port, "--bind", "127.0.0.1", "--dir", r.dir,
-		"--appendonly", "yes", "--save", "", "--protected-mode", "yes")
+	r.cmd = exec.Command(bin, append([]string{"--port", r.port, "--bind", "127.0.0.1", "--dir", r.dir,
+		"--appendonly", "yes", "--save", "", "--protected-mode", "yes"}, r.args...)...)
 	out := &syncBuffer{}
 	r.cmd.Stdout, r.cmd.Stderr = out, out
 	if err := r.cmd.Start(); err != nil {
@@ -376,6 +377,16 @@ type testPostgres struct {
 
 func startTestPostgres(t *testing.T) *testPostgres {
 	t.Helper()
+	p := initTestPostgres(t)
+	p.start(t)
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// initTestPostgres makes the data directory of a PostgreSQL on a free port, and does
+// not start it.
+func initTestPostgres(t *testing.T) *testPostgres {
+	t.Helper()
 	const install = "apt-get install -y postgresql"
 	initdbs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(initdbs) == 0 {
@@ -406,8 +417,6 @@ func startTestPostgres(t *testing.T) *testPostgres {
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
-	p.start(t)
-	t.Cleanup(func() { p.stop(t) })
 	return p
 }
 
