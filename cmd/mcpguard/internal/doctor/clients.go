@@ -81,7 +81,7 @@ func clientIDs() string {
 // wanted reports whether the check named name runs: always without --client, else when
 // it is a prerequisite, tests one of the client's gates, or is its registration.
 func (d *diagnosis) wanted(name string) bool {
-	if d.flags.client == "" || name == checkClientCredentials {
+	if d.flags.client == "" || name == checkClientCredentials || name == checkMCPTools {
 		return true
 	}
 	c, _ := clientByID(d.flags.client)

@@ -156,6 +156,7 @@ func (d *diagnosis) checkMachine(ctx context.Context) {
 		d.fail(checkClientCredentials, "initialize with the token = "+describeStatus(r),
 			"the token was issued but the resource refuses it: check that the resource admits machines (mcpguard: credentials: lists client) and that the client's scope covers the resource's required scopes")
 	default:
+		d.machineToken = tok.AccessToken
 		d.pass(checkClientCredentials, how+" token accepted by initialize")
 	}
 }
@@ -176,6 +177,26 @@ func tokenFix(code, how string) string {
 		return "allow the client the scopes it asks for"
 	}
 	return "see the authorization server's log for why it refused the exchange"
+}
+
+// parseTool checks --tool and --tool-args: they need --client-id (the mcp-tools check
+// runs with the machine's token), and the arguments are a JSON object.
+func parseTool(machine bool, tool, args string) (map[string]any, error) {
+	switch {
+	case tool == "" && args != "":
+		return nil, errors.New("doctor: --tool-args goes with --tool")
+	case tool == "":
+		return nil, nil
+	case !machine:
+		return nil, errors.New("doctor: --tool needs --client-id: the mcp-tools check calls it with the machine's token")
+	case args == "":
+		return map[string]any{}, nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("doctor: --tool-args %q is not a JSON object", args)
+	}
+	return obj, nil
 }
 
 // parseMachine checks the machine flags: --client-id with exactly one of

@@ -8,10 +8,11 @@ import (
 	"testing"
 )
 
-// TestDoctorClientCredentials runs doctor's client-credentials check against the nginx
-// stack with a machine client in the policy file: the exchange at the real token
-// endpoint and an initialize with the token through nginx and /auth pass, and a wrong
-// secret fails with the fix that names it.
+// TestDoctorClientCredentials runs doctor's client-credentials and mcp-tools checks
+// against the nginx stack with a machine client in the policy file: the exchange at the
+// real token endpoint, an initialize with the token, and an MCP session with it
+// (tools/list, or tools/call of --tool) with the example MCP server through nginx and
+// /auth pass; a wrong secret fails with the fix that names it, and mcp-tools is skipped.
 func TestDoctorClientCredentials(t *testing.T) {
 	env := oauthEnv(t, "memory://")
 	policy := filepath.Join(t.TempDir(), "policy.yaml")
@@ -37,11 +38,24 @@ clients:
 	if err != nil {
 		t.Errorf("doctor = %v, want nil", err)
 	}
-	if !strings.Contains(out, "PASS client-credentials: client_secret_basic token accepted by initialize") {
-		t.Errorf("doctor output lacks PASS client-credentials")
+	for _, want := range []string{
+		"PASS client-credentials: client_secret_basic token accepted by initialize\n",
+		"PASS mcp-tools: tools/list with the token: 2 tools (echo, whoami)\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q", want)
+		}
+	}
+	out, err = runDoctorCommand(t, s.edge, "--no-register", "--client-id", "ci-bot", "--client-secret", "ci-bot-secret-0123456789abcdef",
+		"--tool", "echo", "--tool-args", `{"text":"from doctor"}`, mcpURL)
+	if err != nil || !strings.Contains(out, "PASS mcp-tools: tools/call echo with the token: 1 content blocks\n") {
+		t.Errorf("doctor --tool echo = %v, want PASS mcp-tools for tools/call echo:\n%s", err, out)
 	}
 	out, err = runDoctorCommand(t, s.edge, "--no-register", "--client-id", "ci-bot", "--client-secret", "wrong", mcpURL)
 	if err == nil || !strings.Contains(out, "FAIL client-credentials: ") || !strings.Contains(out, "invalid_client") || !strings.Contains(out, "--client-secret") {
 		t.Errorf("doctor with a wrong secret = %v, want FAIL client-credentials with invalid_client and a fix naming --client-secret:\n%s", err, out)
+	}
+	if !strings.Contains(out, "SKIP mcp-tools: ") {
+		t.Errorf("doctor with a wrong secret does not skip mcp-tools:\n%s", out)
 	}
 }
