@@ -132,6 +132,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.tokens.routes(mux)
 	mux.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)
 	mux.HandleFunc("OPTIONS "+s.issuer.path+"/jwks", preflight("GET, OPTIONS"))
+	s.legacyRoutes(mux)
 }
 
 // Ready reports whether the server can serve logins and tokens: the store answers
