@@ -212,6 +212,7 @@ type diagnosis struct {
 
 	unreachable      bool       // the MCP URL did not answer at all
 	resourceMetadata string     // from the 401's challenge; "" if none
+	challengeScope   string     // the scope of the 401's challenge; "" if none
 	prm              *prmDoc    // the metadata document clients would use
 	asMeta           *asMetaDoc // the authorization server metadata; nil if not found
 	loopbackClient   string     // the client_id registered by redirect-uris/loopback
@@ -248,6 +249,7 @@ func (d *diagnosis) run(ctx context.Context) []checkResult {
 	d.checkAuthorizationResponse(ctx)
 	d.checkMachine(ctx)
 	d.checkTools(ctx)
+	d.checkStepUp(ctx)
 	return d.filter(d.results)
 }
 
@@ -260,7 +262,7 @@ func (d *diagnosis) laterChecks() []string {
 	}
 	names = append(names, "loopback-any-port", "iss")
 	if d.flags.machine != nil {
-		names = append(names, checkClientCredentials, checkMCPTools)
+		names = append(names, checkClientCredentials, checkMCPTools, checkStepUp)
 	}
 	return names
 }

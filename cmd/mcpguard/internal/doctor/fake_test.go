@@ -49,6 +49,7 @@ type fakeDeployment struct {
 	machineKey    crypto.PublicKey // its key (private_key_jwt); nil for none
 	refuseToken   bool             // /mcp refuses even the token /token issues
 	toolScope     string           // tools/call with the token is refused for lack of this scope
+	stepUp        string           // WWW-Authenticate of the 403 to tools/call with the narrow token; "-" none, "" no 403
 	mcp           http.Handler     // the MCP server the token reaches (the example server)
 
 	mu         sync.Mutex
@@ -85,6 +86,15 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodOptions && r.URL.Path == "/mcp":
 		h.Set("Access-Control-Allow-Origin", "*")
 		w.WriteHeader(f.preflightStatus)
+	case r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeNarrowToken:
+		if f.stepUp != "" && r.Header.Get("Mcp-Method") == "tools/call" {
+			if f.stepUp != "-" {
+				h.Set("WWW-Authenticate", f.stepUp)
+			}
+			writeJSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope"})
+			return
+		}
+		f.mcp.ServeHTTP(w, r)
 	case r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeAccessToken:
 		switch {
 		case f.refuseToken:
@@ -102,6 +112,10 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("resource") != f.mcpURL {
 			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_target"})
+			return
+		}
+		if sc := r.PostForm.Get("scope"); sc != "" {
+			writeJSON(http.StatusOK, map[string]any{"access_token": fakeNarrowToken, "token_type": "Bearer", "expires_in": 300, "scope": sc})
 			return
 		}
 		writeJSON(http.StatusOK, map[string]any{"access_token": fakeAccessToken, "token_type": "Bearer", "expires_in": 300})
@@ -186,8 +200,12 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeAccessToken is the one token the fake's /token issues and its /mcp accepts.
-const fakeAccessToken = "fake-machine-token"
+// fakeAccessToken is the token the fake's /token issues and its /mcp accepts;
+// fakeNarrowToken the one it issues for a request naming a scope.
+const (
+	fakeAccessToken = "fake-machine-token"
+	fakeNarrowToken = "fake-machine-token-narrow"
+)
 
 // authenticateMachine checks a /token request's client authentication: Basic with
 // the machine's secret, or a private_key_jwt assertion signed by its key for the

@@ -141,9 +141,7 @@ func (d *diagnosis) checkTools(ctx context.Context) {
 	}
 	s := &mcpSession{d: d, token: d.machineToken, version: protocolVersion}
 	defer s.end(ctx)
-	init := map[string]any{"protocolVersion": protocolVersion, "capabilities": map[string]any{},
-		"clientInfo": map[string]any{"name": "mcpguard-doctor", "version": d.version}}
-	m, r, err := s.send(ctx, 1, "initialize", init, "")
+	m, r, err := s.send(ctx, 1, "initialize", d.initializeParams(), "")
 	if !d.rpcOK(m, r, err, "initialize") {
 		return
 	}
@@ -164,6 +162,12 @@ func (d *diagnosis) checkTools(ctx context.Context) {
 		return
 	}
 	d.callTool(ctx, s)
+}
+
+// initializeParams are the params of doctor's initialize request.
+func (d *diagnosis) initializeParams() map[string]any {
+	return map[string]any{"protocolVersion": protocolVersion, "capabilities": map[string]any{},
+		"clientInfo": map[string]any{"name": "mcpguard-doctor", "version": d.version}}
 }
 
 // listTools sends tools/list and names the tools.

@@ -59,3 +59,51 @@ clients:
 		t.Errorf("doctor with a wrong secret does not skip mcp-tools:\n%s", out)
 	}
 }
+
+// TestDoctorStepUp runs doctor's step-up check against the nginx stack whose resource has
+// a tool rule asking for more scope than the resource: a token of the 401's scope is
+// refused with 403 insufficient_scope naming the whole scope set, and the
+// resource_metadata of the 401, through nginx. --client still runs only that client's
+// gates, with the machine checks.
+func TestDoctorStepUp(t *testing.T) {
+	env := oauthEnv(t, "memory://")
+	env["POLICY_FILE"] = writeFile(t, "policy.yaml", fmt.Sprintf(`resources:
+  - url: %s
+    scopes_supported: [mcp:read, mcp:write]
+    required_scopes: [mcp:read]
+    rules:
+      - name: echo-writes
+        methods: [tools/call]
+        tools: [echo]
+        required_scopes: [mcp:write]
+clients:
+  - client_id: ci-bot
+    client_secret: ci-bot-secret-0123456789abcdef
+    token_endpoint_auth_method: client_secret_basic
+    grant_types: [client_credentials]
+    scope: mcp:read mcp:write
+    resources: [%s]
+`, mcpURL, mcpURL))
+	s := startMCPStack(t, startNginx, env)
+	machine := []string{"--client-id", "ci-bot", "--client-secret", "ci-bot-secret-0123456789abcdef", "--tool", "echo", "--tool-args", `{"text":"step-up"}`}
+	out, err := runDoctorCommand(t, s.edge, append(append([]string{"--no-register"}, machine...), mcpURL)...)
+	t.Logf("mcpguard doctor --tool echo:\n%s", out)
+	if err != nil {
+		t.Errorf("doctor = %v, want nil", err)
+	}
+	want := `PASS step-up: initialize with a token of scope "mcp:read" got 403 insufficient_scope, scope="mcp:read mcp:write", resource_metadata=https://mcp.example.com/.well-known/oauth-protected-resource/mcp` + "\n"
+	if !strings.Contains(out, want) {
+		t.Errorf("doctor output lacks %q", want)
+	}
+	out, _ = runDoctorCommand(t, s.edge, append(append([]string{"--no-register", "--client", "cursor"}, machine...), mcpURL)...)
+	for _, c := range []string{"none-with-cimd", "cors-preflight", "loopback-any-port"} {
+		if strings.Contains(out, " "+c) {
+			t.Errorf("doctor --client cursor ran %s, not one of cursor's gates:\n%s", c, out)
+		}
+	}
+	for _, c := range []string{"PASS pkce-s256", "PASS client-credentials", "PASS mcp-tools", "PASS step-up"} {
+		if !strings.Contains(out, c) {
+			t.Errorf("doctor --client cursor lacks %q:\n%s", c, out)
+		}
+	}
+}
