@@ -34,17 +34,9 @@ func TestToolsCheck(t *testing.T) {
 			}
 			args := append(append([]string{"--json", "--no-register"}, machine...), tt.args...)
 			out, _ := runTest(t, append(args, f.mcpURL)...)
-			var got *checkResult
-			for _, r := range parseJSON(t, out) {
-				if r.Name == checkMCPTools {
-					got = &r
-				}
-			}
-			if got == nil {
-				t.Fatalf("doctor printed no %s check:\n%s", checkMCPTools, out)
-			}
+			got := resultOf(t, out, checkMCPTools)
 			if got.OK != tt.ok || got.Skipped != tt.skipped || !strings.Contains(got.Detail+" "+got.Fix, tt.want) {
-				t.Errorf("%s = %+v, want ok %v, skipped %v and %q", checkMCPTools, *got, tt.ok, tt.skipped, tt.want)
+				t.Errorf("%s = %+v, want ok %v, skipped %v and %q", checkMCPTools, got, tt.ok, tt.skipped, tt.want)
 			}
 		})
 	}
