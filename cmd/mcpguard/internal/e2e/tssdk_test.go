@@ -36,14 +36,15 @@ import (
 
 // The two machine clients of the policy file.
 const (
-	tsBasicClient  = "ts-ci-bot"
-	tsBasicSecret  = "ts-ci-bot-secret-0123456789abcdef0123456789"
-	tsJWTClient    = "ts-deployer"
-	goPostClient   = "go-reporter"
-	goPostSecret   = "go-reporter-secret-0123456789abcdef0123456789"
-	tsInstallHint  = "apt-get install -y nodejs npm, then scripts/install-tsclient.sh"
-	tsSDKPackage   = "@modelcontextprotocol/sdk"
-	tsClientScript = "client.mjs"
+	tsBasicClient   = "ts-ci-bot"
+	tsBasicSecret   = "ts-ci-bot-secret-0123456789abcdef0123456789"
+	tsJWTClient     = "ts-deployer"
+	goPostClient    = "go-reporter"
+	goPostSecret    = "go-reporter-secret-0123456789abcdef0123456789"
+	tsInstallHint   = "apt-get install -y nodejs npm, then scripts/install-tsclient.sh"
+	tsSDKPackage    = "@modelcontextprotocol/sdk"
+	tsClientPackage = "@modelcontextprotocol/client" // the SDK's v2 client, with CrossAppAccessProvider
+	tsClientScript  = "client.mjs"
 )
 
 // TestTSSDK has each TypeScript SDK provider list the tools of the guarded MCP server.
@@ -294,8 +295,10 @@ func tsclientModules(t *testing.T) string {
 		cache = filepath.Join(home, ".cache")
 	}
 	dir := filepath.Join(cache, "mcpguard", "tsclient-"+hex.EncodeToString(sum[:])[:12], "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, tsSDKPackage, "package.json")); err != nil {
-		t.Fatalf("the MCP TypeScript SDK is not installed at %s; the test runs the real client (%s)", dir, tsInstallHint)
+	for _, pkg := range []string{tsSDKPackage, tsClientPackage} {
+		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
+			t.Fatalf("%s (the MCP TypeScript SDK) is not installed at %s; the test runs the real client (%s)", pkg, dir, tsInstallHint)
+		}
 	}
 	return dir
 }
