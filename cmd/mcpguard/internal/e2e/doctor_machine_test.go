@@ -60,12 +60,23 @@ clients:
 	}
 }
 
-// TestDoctorStepUp runs doctor's step-up check against the nginx stack whose resource has
-// a tool rule asking for more scope than the resource: a token of the 401's scope is
+// TestDoctorStepUp runs doctor's step-up check against the stack of each proxy whose
+// resource has a tool rule asking for more scope than the resource: the least token is
 // refused with 403 insufficient_scope naming the whole scope set, and the
-// resource_metadata of the 401, through nginx. --client still runs only that client's
-// gates, with the machine checks.
+// resource_metadata of the 401, through the proxy (nginx passes WWW-Authenticate on 403
+// only as its recipe copies it). --client still runs only that client's gates, with the
+// machine checks.
 func TestDoctorStepUp(t *testing.T) {
+	for _, p := range []struct {
+		name  string
+		start func(*testing.T, string, *mcpUpstream) edgeProxy
+	}{{"nginx", startNginx}, {"caddy", startCaddy}, {"traefik", startTraefik}} {
+		t.Run(p.name, func(t *testing.T) { runDoctorStepUp(t, p.start) })
+	}
+}
+
+// runDoctorStepUp is TestDoctorStepUp through the proxy start runs.
+func runDoctorStepUp(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgeProxy) {
 	env := oauthEnv(t, "memory://")
 	env["POLICY_FILE"] = writeFile(t, "policy.yaml", fmt.Sprintf(`resources:
   - url: %s
@@ -84,7 +95,7 @@ clients:
     scope: mcp:read mcp:write
     resources: [%s]
 `, mcpURL, mcpURL))
-	s := startMCPStack(t, startNginx, env)
+	s := startMCPStack(t, start, env)
 	machine := []string{"--client-id", "ci-bot", "--client-secret", "ci-bot-secret-0123456789abcdef", "--tool", "echo", "--tool-args", `{"text":"step-up"}`}
 	out, err := runDoctorCommand(t, s.edge, append(append([]string{"--no-register"}, machine...), mcpURL)...)
 	t.Logf("mcpguard doctor --tool echo:\n%s", out)
