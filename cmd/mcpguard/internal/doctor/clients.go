@@ -82,7 +82,8 @@ func clientIDs() string {
 }
 
 // wanted reports whether the check named name runs: always without --client, else when
-// it is a prerequisite, tests one of the client's gates, or is its registration.
+// it is a machine check (--client-id asked for it), a prerequisite, tests one of the
+// client's gates, or is its registration.
 func (d *diagnosis) wanted(name string) bool {
 	if d.flags.client == "" || slices.Contains(machineChecks, name) {
 		return true
