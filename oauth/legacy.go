@@ -1,25 +1,52 @@
 package oauth
 
 // The MCP 2025-03-26 fallback: clients that predate protected-resource metadata treat
-// the MCP server's origin as the authorization server and, without metadata, use
+// the MCP server's origin (its URL with the path discarded) as the authorization server:
+// they fetch /.well-known/oauth-authorization-server there and, without metadata, use
 // /authorize, /token and /register there. The proxy recipes route those paths of the
-// MCP origin to mcpguard. /token and /register answer there as at the issuer (they use
-// no cookie); /authorize sends the browser on to the issuer's /authorize, so the login,
-// its session cookie, the consent and the authorization response (whose iss is the
-// issuer) all happen at the one issuer.
+// MCP origin to mcpguard. The metadata there is the issuer's document; /token and
+// /register answer there as at the issuer (they use no cookie); /authorize sends the
+// browser on to the issuer's /authorize, so the login, its session cookie, the consent
+// and the authorization response (whose iss is the issuer) all happen at the one issuer.
+//
+// An issuer with a path (https://example.com/auth) serves its own endpoints under that
+// path, so those four root paths are mcpguard's only on the MCP origins (legacyRoutes):
+// on the issuer's own host they stay whatever else that host serves.
 
 import (
 	"net/http"
 	"net/url"
 )
 
+// legacyRoutes adds, for an issuer with a path, the four 2025-03-26 paths at the root,
+// answered only on the MCP origins (legacyHosts) and 404 on any other host. A root
+// issuer's own routes are those paths already.
+func (s *Server) legacyRoutes(mux routeSet) {
+	hosts := s.front.legacyHosts
+	if s.issuer.path == "" || len(hosts) == 0 {
+		return
+	}
+	only := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !hosts[canonicalRequestHost(r.Host)] {
+				http.NotFound(w, r)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	mux.Handle("GET "+WellKnownAuthorizationServer, only(s.discovery))
+	mux.Handle("OPTIONS "+WellKnownAuthorizationServer, only(preflight("GET, HEAD, OPTIONS")))
+	mux.Handle("GET /authorize", only(http.HandlerFunc(s.front.handleAuthorize)))
+	mux.Handle("POST /token", only(http.HandlerFunc(s.tokens.handleToken)))
+	mux.Handle("OPTIONS /token", only(preflight("POST, OPTIONS")))
+	mux.Handle("POST /register", only(s.clients.handleRegister()))
+	mux.Handle("OPTIONS /register", only(preflight("POST, OPTIONS")))
+}
+
 // legacyHosts are the host names (canonicalRequestHost) of the configured resources
 // whose /authorize is forwarded to the issuer: every resource host but the issuer's own.
-// Only a root issuer has them: the 2025-03-26 endpoints sit at the origin's root.
 func legacyHosts(iss issuer, resources []string) map[string]bool {
-	if iss.path != "" {
-		return nil
-	}
 	u, err := url.Parse(iss.url)
 	if err != nil {
 		return nil

@@ -66,7 +66,59 @@ func TestLegacyEndpointsAtMCPOrigin(t *testing.T) {
 	}
 }
 
-// TestLegacyHosts: only a root issuer's resources on other hosts are forwarded.
+// TestLegacyEndpointsPathIssuer: with an issuer with a path, the four 2025-03-26 paths
+// are served at the root of the MCP origin only (the issuer's own endpoints stay under its
+// path), and are not mcpguard's on any other host.
+func TestLegacyEndpointsPathIssuer(t *testing.T) {
+	e := newFlowEnv(t, func(c *Config) { c.Issuer += "/idp" })
+	issuer := e.srv.URL + "/idp"
+	const mcpHost = "mcp.example.com"
+	q := authParams()
+	reg := `{"client_name":"2025-03-26 client","redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`
+	self := e.srv.Listener.Addr().String()
+	tests := []struct {
+		name, method, path, host, ctype, body string
+		status                                int
+		want                                  string // in the body, or the Location of a 302
+	}{
+		{"metadata", http.MethodGet, WellKnownAuthorizationServer, mcpHost, "", "", http.StatusOK, `"issuer":"` + issuer + `"`},
+		{"metadata preflight", http.MethodOptions, WellKnownAuthorizationServer, mcpHost, "", "", http.StatusNoContent, ""},
+		{"authorize", http.MethodGet, "/authorize?" + q.Encode(), mcpHost, "", "", http.StatusFound, issuer + "/authorize?" + q.Encode()},
+		{"token", http.MethodPost, "/token", mcpHost, "application/x-www-form-urlencoded", "grant_type=authorization_code&code=nope&client_id=" + pubClient, http.StatusBadRequest, codeInvalidGrant},
+		{"register", http.MethodPost, "/register", mcpHost, "application/json", reg, http.StatusCreated, `"client_id"`},
+		{"the issuer's own endpoints", http.MethodGet, WellKnownAuthorizationServer + "/idp", self, "", "", http.StatusOK, `"token_endpoint":"` + issuer + `/token"`},
+		{"root metadata on the issuer's host", http.MethodGet, WellKnownAuthorizationServer, self, "", "", http.StatusNotFound, ""},
+		{"root authorize on the issuer's host", http.MethodGet, "/authorize?" + q.Encode(), self, "", "", http.StatusNotFound, ""},
+		{"root token on another host", http.MethodPost, "/token", "evil.example", "application/x-www-form-urlencoded", "grant_type=authorization_code", http.StatusNotFound, ""},
+		{"root register on another host", http.MethodPost, "/register", "evil.example", "application/json", reg, http.StatusNotFound, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, e.srv.URL+tt.path, strings.NewReader(tt.body))
+			if tt.ctype != "" {
+				req.Header.Set("Content-Type", tt.ctype)
+			}
+			if tt.method == http.MethodOptions {
+				req.Header.Set("Origin", "http://localhost:6274")
+				req.Header.Set("Access-Control-Request-Method", http.MethodGet)
+			}
+			req.Host = tt.host
+			resp, err := e.browser.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := readBody(t, resp)
+			if tt.status == http.StatusFound {
+				body = resp.Header.Get("Location")
+			}
+			if resp.StatusCode != tt.status || !strings.Contains(body, tt.want) {
+				t.Errorf("%s %s on %s = %d %s, want %d with %q", tt.method, tt.path, tt.host, resp.StatusCode, body, tt.status, tt.want)
+			}
+		})
+	}
+}
+
+// TestLegacyHosts: the resources on hosts other than the issuer's are forwarded.
 func TestLegacyHosts(t *testing.T) {
 	tests := []struct {
 		name, issuer string
@@ -75,7 +127,8 @@ func TestLegacyHosts(t *testing.T) {
 	}{
 		{"other host", "https://auth.example.com", []string{"https://mcp.example.com/mcp", "https://MCP2.example.com:8443/x"}, []string{"mcp.example.com", "mcp2.example.com"}},
 		{"same host as the issuer", "http://localhost:11000", []string{"http://localhost:11000/mcp"}, nil},
-		{"issuer with a path", "https://example.com/auth", []string{"https://mcp.example.com/mcp"}, nil},
+		{"issuer with a path", "https://example.com/auth", []string{"https://mcp.example.com/mcp"}, []string{"mcp.example.com"}},
+		{"issuer with a path on the MCP host", "https://mcp.example.com/auth", []string{"https://mcp.example.com/mcp"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -139,6 +139,7 @@ func (s *Server) Routes(mux *http.ServeMux) {
 	s.tokens.routes(g)
 	g.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)
 	g.HandleFunc("OPTIONS "+s.issuer.path+"/jwks", preflight("GET, OPTIONS"))
+	s.legacyRoutes(g)
 }
 
 // Ready reports whether the server can serve logins and tokens: the store answers, the

@@ -1,10 +1,14 @@
 // Package oauthtest is an in-process OpenID Connect provider for tests of the upstream
 // login: discovery, a JWK Set, an authorization endpoint that signs in a configured
 // user at once (no page), and a token endpoint that checks the client, the redirect URI
-// and PKCE S256 and answers with an ID token. Only tests import it.
+// and PKCE S256 and answers with an ID token, and, once AllowIDJAG names a resource
+// authorization server, the RFC 8693 token exchange of an enterprise IdP that turns
+// one of its ID tokens into an ID-JAG (exchange.go). Only tests import it.
 package oauthtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -40,6 +44,7 @@ type User struct {
 type Provider struct {
 	srv          *httptest.Server
 	key          *rsa.PrivateKey
+	ecKey        *ecdsa.PrivateKey // signs ID-JAGs
 	clientID     string
 	clientSecret string
 
@@ -49,6 +54,8 @@ type Provider struct {
 	codes    map[string]grant
 	exchange int
 	lastAuth url.Values
+	jag      map[string]string // resource authorization server issuer -> client_id claim
+	issued   []string          // the ID-JAGs handed out, oldest first
 }
 
 type grant struct {
@@ -63,7 +70,11 @@ func NewProvider(t testing.TB, clientID, clientSecret string) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{key: key, clientID: clientID, clientSecret: clientSecret, codes: map[string]grant{}}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Provider{key: key, ecKey: ecKey, clientID: clientID, clientSecret: clientSecret, codes: map[string]grant{}, jag: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.serveDiscovery)
 	mux.HandleFunc("GET /jwks", p.serveJWKS)
@@ -121,12 +132,14 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"grant_types_supported":                 []string{"authorization_code", grantTokenExchange},
 	})
 }
 
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 		{Key: p.key.Public(), KeyID: "k1", Algorithm: string(jose.RS256), Use: "sig"},
+		{Key: p.ecKey.Public(), KeyID: "k2", Algorithm: string(jose.ES256), Use: "sig"},
 	}})
 }
 
@@ -164,7 +177,8 @@ func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, back.String(), http.StatusFound)
 }
 
-// serveToken redeems a code for an ID token.
+// serveToken authenticates the client and answers its grant: a code for an ID token,
+// or an ID token for an ID-JAG.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
@@ -181,6 +195,18 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		p.redeemCode(w, r, id)
+	case grantTokenExchange:
+		p.exchangeIDJAG(w, r)
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type"})
+	}
+}
+
+// redeemCode redeems a code for an ID token.
+func (p *Provider) redeemCode(w http.ResponseWriter, r *http.Request, id string) {
 	code := r.PostForm.Get("code")
 	p.mu.Lock()
 	g, found := p.codes[code]
@@ -198,27 +224,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	if forced != nil {
 		nonce = *forced
 	}
-	now := time.Now()
-	claims := map[string]any{
-		"iss": p.URL(), "sub": g.user.Subject, "aud": p.clientID,
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "nonce": nonce,
-	}
-	if g.user.Email != "" {
-		claims["email"] = g.user.Email
-	}
-	if g.user.EmailVerified != nil {
-		claims["email_verified"] = g.user.EmailVerified
-	}
-	if g.user.Name != "" {
-		claims["name"] = g.user.Name
-	}
-	if g.user.Groups != nil {
-		claims["groups"] = g.user.Groups
-	}
-	if g.user.HostedDomain != "" {
-		claims["hd"] = g.user.HostedDomain
-	}
-	idToken, err := p.sign(claims)
+	idToken, err := p.idToken(g.user, map[string]any{"nonce": nonce})
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error"})
 		return
@@ -236,9 +242,51 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// idToken is an ID token for u, for the provider's client, with the extra claims.
+func (p *Provider) idToken(u User, extra map[string]any) (string, error) {
+	now := time.Now()
+	claims := map[string]any{
+		"iss": p.URL(), "sub": u.Subject, "aud": p.clientID,
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	for k, v := range userClaims(u) {
+		claims[k] = v
+	}
+	return p.sign(claims)
+}
+
+// userClaims are the claims that describe u, each left out when empty.
+func userClaims(u User) map[string]any {
+	claims := map[string]any{}
+	if u.Email != "" {
+		claims["email"] = u.Email
+	}
+	if u.EmailVerified != nil {
+		claims["email_verified"] = u.EmailVerified
+	}
+	if u.Name != "" {
+		claims["name"] = u.Name
+	}
+	if u.Groups != nil {
+		claims["groups"] = u.Groups
+	}
+	if u.HostedDomain != "" {
+		claims["hd"] = u.HostedDomain
+	}
+	return claims
+}
+
+// sign signs claims with the RSA key (RS256, typ JWT), as ID tokens are.
 func (p *Provider) sign(claims map[string]any) (string, error) {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: p.key, KeyID: "k1"}},
-		(&jose.SignerOptions{}).WithType("JWT"))
+	return signJWT(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: p.key, KeyID: "k1"}}, "JWT", claims)
+}
+
+// signJWT signs claims with key under the header typ.
+func signJWT(key jose.SigningKey, typ string, claims map[string]any) (string, error) {
+	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
 	if err != nil {
 		return "", err
 	}

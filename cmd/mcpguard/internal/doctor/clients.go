@@ -56,6 +56,9 @@ var gateChecks = map[string][]string{
 	"cors":                  {"cors-preflight", "cors-challenge", "cors-metadata"},
 }
 
+// machineChecks are the checks --client-id asks for; they run with --client too.
+var machineChecks = []string{checkClientCredentials, checkMCPTools, checkStepUp}
+
 // prerequisites run for every --client: the later checks need what they find.
 var prerequisites = []string{"challenge", "prm-path", "prm-root", "prm-resource-metadata", "as-metadata", "registration", "endpoints"}
 
@@ -79,9 +82,10 @@ func clientIDs() string {
 }
 
 // wanted reports whether the check named name runs: always without --client, else when
-// it is a prerequisite, tests one of the client's gates, or is its registration.
+// it is a machine check (--client-id asked for it), a prerequisite, tests one of the
+// client's gates, or is its registration.
 func (d *diagnosis) wanted(name string) bool {
-	if d.flags.client == "" || name == checkClientCredentials {
+	if d.flags.client == "" || slices.Contains(machineChecks, name) {
 		return true
 	}
 	c, _ := clientByID(d.flags.client)

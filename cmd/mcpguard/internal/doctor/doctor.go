@@ -1,7 +1,8 @@
 // Package doctor is mcpguard doctor: it checks a deployment from the outside, as an MCP
 // client would: the 401 and its challenge, the protected-resource metadata, the
 // authorization server metadata, CORS, the redirect URIs of the clients people use and,
-// with a confidential client's credentials, a client_credentials exchange.
+// with a confidential client's credentials, a client_credentials exchange and an MCP
+// session with its token.
 // It knows nothing of mcpguard's internals (net/http and go-jose only, no package of
 // mcpguard), so it checks any MCP server and any authorization server.
 package doctor
@@ -36,7 +37,9 @@ unsupported response_type: no login, no code) and read the error response.
 --client NAME runs only what that client checks (and what those checks need).
 --client-id ID with --client-secret S (client_secret_basic) or --private-key FILE and
 --key-id KID (private_key_jwt) adds the client-credentials check: a client_credentials
-exchange at the token endpoint for the resource, then an initialize with the token.
+exchange at the token endpoint for the resource, then an initialize with the token,
+and the mcp-tools check: an MCP session with the token (initialize, then tools/list, or
+tools/call of the tool --tool names, with the JSON object --tool-args as arguments).
 
 flags:
 `
@@ -49,6 +52,8 @@ type flags struct {
 	register bool
 	client   string   // --client: only this known client's gates
 	machine  *machine // --client-id and its credential: the client-credentials check
+	tool     string   // --tool: the mcp-tools check calls it instead of tools/list
+	toolArgs map[string]any
 }
 
 // Options are what Run takes from its caller rather than from the command line.
@@ -132,6 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 	secret := fs.String("client-secret", "", "its secret (client_secret_basic)")
 	keyFile := fs.String("private-key", "", "or its PEM private key file (private_key_jwt: ES256, RS256 or EdDSA)")
 	keyID := fs.String("key-id", "", "the kid of --private-key in the client's JWK Set")
+	fs.StringVar(&opts.tool, "tool", "", "with --client-id: the mcp-tools check calls this tool (tools/call) instead of listing the tools")
+	toolArgs := fs.String("tool-args", "", "the arguments of --tool, a JSON object (default {})")
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -149,6 +156,9 @@ func parseFlags(args []string, stderr io.Writer) (flags, error) {
 		return opts, err
 	}
 	opts.machine = m
+	if opts.toolArgs, err = parseTool(m != nil, opts.tool, *toolArgs); err != nil {
+		return opts, err
+	}
 	if _, ok := clientByID(opts.client); opts.client != "" && !ok {
 		return opts, fmt.Errorf("doctor: --client %q is not a known client (%s)", opts.client, clientIDs())
 	}
@@ -202,9 +212,11 @@ type diagnosis struct {
 
 	unreachable      bool       // the MCP URL did not answer at all
 	resourceMetadata string     // from the 401's challenge; "" if none
+	challengeScope   string     // the scope of the 401's challenge; "" if none
 	prm              *prmDoc    // the metadata document clients would use
 	asMeta           *asMetaDoc // the authorization server metadata; nil if not found
 	loopbackClient   string     // the client_id registered by redirect-uris/loopback
+	machineToken     string     // the token client-credentials got and initialize accepted
 }
 
 func (d *diagnosis) pass(name, note string) {
@@ -236,6 +248,8 @@ func (d *diagnosis) run(ctx context.Context) []checkResult {
 	d.checkRedirectURIs(ctx)
 	d.checkAuthorizationResponse(ctx)
 	d.checkMachine(ctx)
+	d.checkTools(ctx)
+	d.checkStepUp(ctx)
 	return d.filter(d.results)
 }
 
@@ -248,7 +262,7 @@ func (d *diagnosis) laterChecks() []string {
 	}
 	names = append(names, "loopback-any-port", "iss")
 	if d.flags.machine != nil {
-		names = append(names, checkClientCredentials)
+		names = append(names, checkClientCredentials, checkMCPTools, checkStepUp)
 	}
 	return names
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/mcpguard/mcpguard/examples/mcp-server/whoami"
 )
 
 // fakeDeployment is an MCP deployment as doctor sees it from outside: the MCP endpoint,
@@ -46,6 +48,9 @@ type fakeDeployment struct {
 	machineSecret string           // its secret (client_secret_basic); "" for none
 	machineKey    crypto.PublicKey // its key (private_key_jwt); nil for none
 	refuseToken   bool             // /mcp refuses even the token /token issues
+	toolScope     string           // tools/call with the token is refused for lack of this scope
+	stepUp        string           // WWW-Authenticate of the 403 to tools/call with the narrow token; "-" none, "" no 403
+	mcp           http.Handler     // the MCP server the token reaches (the example server)
 
 	mu         sync.Mutex
 	registered []string // client_name of each registration
@@ -66,6 +71,7 @@ func startFakeDeployment(t *testing.T) *fakeDeployment {
 	f.prmResource, f.prmServers, f.prmScopes = f.mcpURL, []string{srv.URL}, []string{"mcp:read", "mcp:write"}
 	f.issuer, f.pkce, f.registration, f.cimd = srv.URL, []string{"S256"}, true, true
 	f.authMethods = []string{"none"}
+	f.mcp = whoami.Handler(whoami.Options{})
 	return f
 }
 
@@ -80,12 +86,25 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodOptions && r.URL.Path == "/mcp":
 		h.Set("Access-Control-Allow-Origin", "*")
 		w.WriteHeader(f.preflightStatus)
-	case r.Method == http.MethodPost && r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeAccessToken:
-		if f.refuseToken {
-			w.WriteHeader(http.StatusForbidden)
+	case r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeNarrowToken:
+		if f.stepUp != "" && r.Header.Get("Mcp-Method") == "tools/call" {
+			if f.stepUp != "-" {
+				h.Set("WWW-Authenticate", f.stepUp)
+			}
+			writeJSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope"})
 			return
 		}
-		writeJSON(http.StatusOK, map[string]any{"jsonrpc": "2.0", "id": 1, "result": map[string]any{}})
+		f.mcp.ServeHTTP(w, r)
+	case r.URL.Path == "/mcp" && r.Header.Get("Authorization") == "Bearer "+fakeAccessToken:
+		switch {
+		case f.refuseToken:
+			w.WriteHeader(http.StatusForbidden)
+		case f.toolScope != "" && r.Header.Get("Mcp-Method") == "tools/call":
+			h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="insufficient_scope", scope="mcp:read %s", resource_metadata="%s/.well-known/oauth-protected-resource/mcp"`, f.toolScope, f.url))
+			writeJSON(http.StatusForbidden, map[string]string{"error": "insufficient_scope"})
+		default:
+			f.mcp.ServeHTTP(w, r)
+		}
 	case r.Method == http.MethodPost && r.URL.Path == "/token":
 		if why := f.authenticateMachine(r); why != "" {
 			writeJSON(http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": why})
@@ -93,6 +112,10 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.PostForm.Get("grant_type") != "client_credentials" || r.PostForm.Get("resource") != f.mcpURL {
 			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_target"})
+			return
+		}
+		if sc := r.PostForm.Get("scope"); sc != "" {
+			writeJSON(http.StatusOK, map[string]any{"access_token": fakeNarrowToken, "token_type": "Bearer", "expires_in": 300, "scope": sc})
 			return
 		}
 		writeJSON(http.StatusOK, map[string]any{"access_token": fakeAccessToken, "token_type": "Bearer", "expires_in": 300})
@@ -177,8 +200,12 @@ func (f *fakeDeployment) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// fakeAccessToken is the one token the fake's /token issues and its /mcp accepts.
-const fakeAccessToken = "fake-machine-token"
+// fakeAccessToken is the token the fake's /token issues and its /mcp accepts;
+// fakeNarrowToken the one it issues for a request naming a scope.
+const (
+	fakeAccessToken = "fake-machine-token"
+	fakeNarrowToken = "fake-machine-token-narrow"
+)
 
 // authenticateMachine checks a /token request's client authentication: Basic with
 // the machine's secret, or a private_key_jwt assertion signed by its key for the

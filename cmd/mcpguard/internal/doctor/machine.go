@@ -93,30 +93,36 @@ func (m machine) assertion(issuer string, now time.Time) (string, error) {
 	return jwt.Signed(signer).Claims(c).Serialize()
 }
 
-// checkMachine runs the client_credentials exchange and an initialize with the token,
-// when --client-id is given.
-func (d *diagnosis) checkMachine(ctx context.Context) {
+// tokenAnswer is the token endpoint's answer to a client_credentials request.
+type tokenAnswer struct {
+	AccessToken string `json:"access_token"`
+	Scope       string `json:"scope"`
+	Error       string `json:"error"`
+	Description string `json:"error_description"`
+}
+
+// clientCredentials asks the token endpoint for a client_credentials token for the
+// resource, with scope unless empty, authenticating as the machine: client_secret_basic
+// or private_key_jwt (how). A failure is recorded as check name's, with its fix, and
+// reported by ok false.
+func (d *diagnosis) clientCredentials(ctx context.Context, name, scope string) (tok tokenAnswer, how string, ok bool) {
 	m := d.flags.machine
-	if m == nil {
-		return
-	}
-	if d.asMeta == nil || d.asMeta.TokenEndpoint == "" {
-		d.skip(checkClientCredentials, "no authorization server metadata with a token_endpoint")
-		return
-	}
 	resource := d.flags.mcpURL
 	if d.prm != nil && d.prm.Resource != "" {
 		resource = d.prm.Resource
 	}
 	form := url.Values{"grant_type": {"client_credentials"}, "resource": {resource}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
 	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Accept": {"application/json"}}
-	how := "client_secret_basic"
+	how = "client_secret_basic"
 	if m.key != nil {
 		how = "private_key_jwt"
 		a, err := m.assertion(d.asMeta.Issuer, time.Now())
 		if err != nil {
-			d.fail(checkClientCredentials, "signing the client assertion: "+err.Error(), "give a P-256, RSA or Ed25519 private key in PEM")
-			return
+			d.fail(name, "signing the client assertion: "+err.Error(), "give a P-256, RSA or Ed25519 private key in PEM")
+			return tok, how, false
 		}
 		form.Set("client_id", m.clientID)
 		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
@@ -128,27 +134,42 @@ func (d *diagnosis) checkMachine(ctx context.Context) {
 	}
 	r, err := d.do(ctx, http.MethodPost, d.asMeta.TokenEndpoint, h, []byte(form.Encode()))
 	if err != nil {
-		d.fail(checkClientCredentials, "POST "+d.asMeta.TokenEndpoint+": "+err.Error(), "make the token endpoint reachable from here")
-		return
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+		d.fail(name, "POST "+d.asMeta.TokenEndpoint+": "+err.Error(), "make the token endpoint reachable from here")
+		return tok, how, false
 	}
 	_ = json.Unmarshal(r.body, &tok)
 	if r.status != http.StatusOK || tok.AccessToken == "" {
 		detail := fmt.Sprintf("POST %s (%s) = %s", d.asMeta.TokenEndpoint, how, describeStatus(r))
+		if scope != "" {
+			detail = fmt.Sprintf("POST %s (%s, scope %q) = %s", d.asMeta.TokenEndpoint, how, scope, describeStatus(r))
+		}
 		if tok.Error != "" {
 			detail += " " + tok.Error
 			if tok.Description != "" {
 				detail += ": " + tok.Description
 			}
 		}
-		d.fail(checkClientCredentials, detail, tokenFix(tok.Error, how))
+		d.fail(name, detail, tokenFix(tok.Error, how))
+		return tok, how, false
+	}
+	return tok, how, true
+}
+
+// checkMachine runs the client_credentials exchange and an initialize with the token,
+// when --client-id is given.
+func (d *diagnosis) checkMachine(ctx context.Context) {
+	if d.flags.machine == nil {
 		return
 	}
-	r, err = d.postInitialize(ctx, http.Header{"Authorization": {"Bearer " + tok.AccessToken}})
+	if d.asMeta == nil || d.asMeta.TokenEndpoint == "" {
+		d.skip(checkClientCredentials, "no authorization server metadata with a token_endpoint")
+		return
+	}
+	tok, how, ok := d.clientCredentials(ctx, checkClientCredentials, "")
+	if !ok {
+		return
+	}
+	r, err := d.postInitialize(ctx, http.Header{"Authorization": {"Bearer " + tok.AccessToken}})
 	switch {
 	case err != nil:
 		d.fail(checkClientCredentials, "initialize with the token: "+err.Error(), "make the MCP URL reachable from here")
@@ -156,6 +177,7 @@ func (d *diagnosis) checkMachine(ctx context.Context) {
 		d.fail(checkClientCredentials, "initialize with the token = "+describeStatus(r),
 			"the token was issued but the resource refuses it: check that the resource admits machines (mcpguard: credentials: lists client) and that the client's scope covers the resource's required scopes")
 	default:
+		d.machineToken = tok.AccessToken
 		d.pass(checkClientCredentials, how+" token accepted by initialize")
 	}
 }
@@ -176,6 +198,26 @@ func tokenFix(code, how string) string {
 		return "allow the client the scopes it asks for"
 	}
 	return "see the authorization server's log for why it refused the exchange"
+}
+
+// parseTool checks --tool and --tool-args: they need --client-id (the mcp-tools check
+// runs with the machine's token), and the arguments are a JSON object.
+func parseTool(machine bool, tool, args string) (map[string]any, error) {
+	switch {
+	case tool == "" && args != "":
+		return nil, errors.New("doctor: --tool-args goes with --tool")
+	case tool == "":
+		return nil, nil
+	case !machine:
+		return nil, errors.New("doctor: --tool needs --client-id: the mcp-tools check calls it with the machine's token")
+	case args == "":
+		return map[string]any{}, nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
+		return nil, fmt.Errorf("doctor: --tool-args %q is not a JSON object", args)
+	}
+	return obj, nil
 }
 
 // parseMachine checks the machine flags: --client-id with exactly one of

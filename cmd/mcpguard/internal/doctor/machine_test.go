@@ -60,17 +60,9 @@ func TestClientCredentialsCheck(t *testing.T) {
 				tt.breakIt(f)
 			}
 			out, _ := runTest(t, append([]string{"--json", "--no-register"}, append(tt.args, f.mcpURL)...)...)
-			var got *checkResult
-			for _, r := range parseJSON(t, out) {
-				if r.Name == checkClientCredentials {
-					got = &r
-				}
-			}
-			if got == nil {
-				t.Fatalf("doctor printed no %s check:\n%s", checkClientCredentials, out)
-			}
+			got := resultOf(t, out, checkClientCredentials)
 			if got.OK != tt.ok || !strings.Contains(got.Detail+" "+got.Fix, tt.want) {
-				t.Errorf("%s = %+v, want ok %v and %q", checkClientCredentials, *got, tt.ok, tt.want)
+				t.Errorf("%s = %+v, want ok %v and %q", checkClientCredentials, got, tt.ok, tt.want)
 			}
 		})
 	}

@@ -101,7 +101,7 @@ func (d *diagnosis) checkChallenge(ctx context.Context) {
 			"leave offline_access out of the resource's scopes: clients add it when the authorization server metadata lists it (MCP 2026-07-28)")
 		return
 	}
-	d.resourceMetadata = rm
+	d.resourceMetadata, d.challengeScope = rm, scope
 	note := "resource_metadata=" + rm
 	if hasScope {
 		note += fmt.Sprintf(", scope=%q", scope)

@@ -81,8 +81,9 @@ func checkComposeMounts(t *testing.T, dir, name string, svc composeService) {
 
 // checkComposeTraefik checks the labels users copy: the forwardAuth middleware copies
 // every identity header and trusts no client X-Forwarded-*, the MCP router runs it first
-// and strips mcpguard's credentials, the discovery router serves both metadata forms from
-// mcpguard without a credential, and every entry point drops aliasing header names.
+// and strips mcpguard's credentials, the discovery router serves both metadata forms and
+// the 2025-03-26 endpoints from mcpguard without a credential, and every entry point drops
+// aliasing header names.
 func checkComposeTraefik(t *testing.T, cf composeFile, vars map[string]string) {
 	t.Helper()
 	labels := map[string]string{}
@@ -134,6 +135,7 @@ func checkComposeTraefik(t *testing.T, cf composeFile, vars map[string]string) {
 	if labels["traefik.http.routers.mcp-discovery.middlewares"] != "" || labels["traefik.http.routers.mcp-discovery.service"] != "mcpguard" {
 		t.Errorf("router mcp-discovery: must go to mcpguard without middlewares")
 	}
+	checkLegacyRouted(t, "router mcp-discovery", traefikRuleHas(disc))
 	as := labels["traefik.http.routers.mcpguard.rule"]
 	for _, p := range []string{"!Path(`/auth`)", "!PathPrefix(`/auth/`)", "!Path(`/sse`)", "!Path(`/metrics`)"} {
 		if !strings.Contains(as, p) {

@@ -251,7 +251,7 @@ func TestDeployKubernetes(t *testing.T) {
 			}
 		}
 	}
-	guarded := false
+	guarded, traefikDiscovery := false, false
 	for _, ir := range docsOf("traefik-middleware.yaml", "IngressRoute") {
 		routes, _ := ir.Spec["routes"].([]any)
 		for i := range routes {
@@ -262,6 +262,10 @@ func TestDeployKubernetes(t *testing.T) {
 			match := fmt.Sprint(jsonPath(ir.Spec, "routes", i, "match"))
 			if strings.Contains(match, "/.well-known/") && len(mws) > 0 {
 				t.Errorf("IngressRoute %s: the discovery route must not require a credential", ir.name())
+			}
+			if strings.Contains(match, "Host(`"+mcpHost+"`)") && len(mws) == 0 {
+				checkLegacyRouted(t, "traefik-middleware.yaml: IngressRoute "+ir.name(), traefikRuleHas(match))
+				traefikDiscovery = true
 			}
 			if len(mws) > 0 {
 				guarded = true
@@ -274,9 +278,12 @@ func TestDeployKubernetes(t *testing.T) {
 	if !guarded || faName == "" {
 		t.Errorf("traefik-middleware.yaml: no route guarded by a forwardAuth Middleware")
 	}
+	if !traefikDiscovery {
+		t.Errorf("traefik-middleware.yaml: no route of %s without a credential (discovery and the 2025-03-26 endpoints)", mcpHost)
+	}
 
 	// ingress-nginx: the auth-url annotations.
-	var nginxAS []string
+	var nginxAS, nginxDiscovery []string
 	for _, ing := range docsOf("ingress-nginx.yaml", "Ingress") {
 		ann, _ := ing.Metadata["annotations"].(map[string]any)
 		switch ing.name() {
@@ -294,8 +301,13 @@ func TestDeployKubernetes(t *testing.T) {
 			for _, p := range anyList(jsonPath(ing.Spec, "rules", 0, "http", "paths")) {
 				nginxAS = append(nginxAS, fmt.Sprint(jsonPath(p, "path")))
 			}
+		case "mcp-discovery":
+			for _, p := range anyList(jsonPath(ing.Spec, "rules", 0, "http", "paths")) {
+				nginxDiscovery = append(nginxDiscovery, fmt.Sprint(jsonPath(p, "path")))
+			}
 		}
 	}
+	checkLegacyRouted(t, "ingress-nginx.yaml: Ingress mcp-discovery", pathsHave(nginxDiscovery))
 
 	// Envoy Gateway: the SecurityPolicy's extAuth.
 	sp := docsOf("gateway-envoy.yaml", "SecurityPolicy")[0]
@@ -328,15 +340,18 @@ func TestDeployKubernetes(t *testing.T) {
 			t.Errorf("ClientTrafficPolicy: earlyRequestHeaders.remove lacks %s", h)
 		}
 	}
-	var gatewayAS []string
+	var gatewayAS, gatewayDiscovery []string
 	for _, r := range docsOf("gateway-envoy.yaml", "HTTPRoute") {
-		if r.name() != "mcpguard" {
-			continue
-		}
 		for _, m := range anyList(jsonPath(r.Spec, "rules", 0, "matches")) {
-			gatewayAS = append(gatewayAS, fmt.Sprint(jsonPath(m, "path", "value")))
+			switch r.name() {
+			case "mcpguard":
+				gatewayAS = append(gatewayAS, fmt.Sprint(jsonPath(m, "path", "value")))
+			case "mcp-discovery":
+				gatewayDiscovery = append(gatewayDiscovery, fmt.Sprint(jsonPath(m, "path", "value")))
+			}
 		}
 	}
+	checkLegacyRouted(t, "gateway-envoy.yaml: HTTPRoute mcp-discovery", pathsHave(gatewayDiscovery))
 	checkASAllowlist(t, "ingress-nginx.yaml", nginxAS)
 	checkASAllowlist(t, "gateway-envoy.yaml", gatewayAS)
 }

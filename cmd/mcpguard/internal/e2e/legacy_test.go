@@ -3,7 +3,9 @@ package e2e
 // The MCP 2025-03-26 fallback through nginx, Caddy and Traefik: a client that predates protected-resource
 // metadata takes the MCP server's origin for the authorization server. The recipe routes
 // its metadata, /register, /authorize and /token there to mcpguard, and the flow ends in
-// a token for the MCP server with the one issuer.
+// a token for the MCP server with the one issuer. An issuer with a path
+// (ISSUER_URL=https://auth.example.com/idp) works the same through the nginx recipe: the
+// four paths at the root of the MCP origin are mcpguard's there, and only there.
 
 import (
 	"encoding/json"
@@ -16,13 +18,17 @@ import (
 
 func TestLegacyEndpoints(t *testing.T) {
 	for name, start := range map[string]func(*testing.T, string, *mcpUpstream) edgeProxy{"nginx": startNginx, "caddy": startCaddy, "traefik": startTraefik} {
-		t.Run(name, func(t *testing.T) { runLegacy(t, start) })
+		t.Run(name, func(t *testing.T) { runLegacy(t, start, authIssuer) })
 	}
+	t.Run("nginx, issuer with a path", func(t *testing.T) { runLegacy(t, startNginx, authIssuer+"/idp") })
 }
 
-// runLegacy plays the 2025-03-26 client through the proxy start runs.
-func runLegacy(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgeProxy) {
-	s := startMCPStack(t, start, oauthEnv(t, "memory://"))
+// runLegacy plays the 2025-03-26 client through the proxy start runs, with mcpguard's
+// issuer at issuer.
+func runLegacy(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgeProxy, issuer string) {
+	env := oauthEnv(t, "memory://")
+	env["ISSUER_URL"] = issuer
+	s := startMCPStack(t, start, env)
 	client := &http.Client{Transport: s.edge, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	origin := "https://" + mcpHost
 	do := func(method, target, contentType, body string) (*http.Response, string) {
@@ -50,8 +56,8 @@ func runLegacy(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgePr
 		Authorization string `json:"authorization_endpoint"`
 		Token         string `json:"token_endpoint"`
 	}
-	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &meta) != nil || meta.Issuer != authIssuer {
-		t.Fatalf("GET %s/.well-known/oauth-authorization-server = %d %s, want the metadata of %s", origin, resp.StatusCode, body, authIssuer)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &meta) != nil || meta.Issuer != issuer {
+		t.Fatalf("GET %s/.well-known/oauth-authorization-server = %d %s, want the metadata of %s", origin, resp.StatusCode, body, issuer)
 	}
 
 	// 2. Registration at the MCP origin's /register.
@@ -72,10 +78,10 @@ func runLegacy(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgePr
 		"state": {"legacy-state"}, "scope": {"mcp:read"},
 	}
 	resp, _ = do(http.MethodGet, origin+"/authorize?"+q.Encode(), "", "")
-	if want := authIssuer + "/authorize?" + q.Encode(); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+	if want := issuer + "/authorize?" + q.Encode(); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
 		t.Fatalf("GET %s/authorize = %d Location %q, want 302 to %s", origin, resp.StatusCode, resp.Header.Get("Location"), want)
 	}
-	browser, err := newFormBrowser(s.edge, authIssuer, localUser.email, localUser.password)
+	browser, err := newFormBrowser(s.edge, issuer, localUser.email, localUser.password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +89,8 @@ func runLegacy(t *testing.T, start func(*testing.T, string, *mcpUpstream) edgePr
 	if err != nil {
 		t.Fatalf("the browser at %s: %v\npages: %s", resp.Header.Get("Location"), err, browser.summary())
 	}
-	if res.State != "legacy-state" || res.Iss != authIssuer {
-		t.Fatalf("authorization response state = %q, iss = %q; want legacy-state and the one issuer %s", res.State, res.Iss, authIssuer)
+	if res.State != "legacy-state" || res.Iss != issuer {
+		t.Fatalf("authorization response state = %q, iss = %q; want legacy-state and the one issuer %s", res.State, res.Iss, issuer)
 	}
 
 	// 4. The code redeemed at the MCP origin's /token; the token opens the MCP server.

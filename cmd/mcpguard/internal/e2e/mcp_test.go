@@ -9,6 +9,7 @@ package e2e
 // revocation and a 401.
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"net/http"
@@ -119,9 +120,10 @@ func startMCPStack(t *testing.T, start func(*testing.T, string, *mcpUpstream) ed
 		s.edge.direct[u.Host] = true // the upstream identity provider, for the browser
 	}
 	var err error
-	s.asm, err = auth.GetAuthServerMetadata(t.Context(), authIssuer, &http.Client{Transport: s.edge})
+	issuer := cmp.Or(env["ISSUER_URL"], authIssuer)
+	s.asm, err = auth.GetAuthServerMetadata(t.Context(), issuer, &http.Client{Transport: s.edge})
 	if err != nil || s.asm == nil {
-		t.Fatalf("authorization server metadata of %s through %s: %v, %v", authIssuer, proxy.name, s.asm, err)
+		t.Fatalf("authorization server metadata of %s through %s: %v, %v", issuer, proxy.name, s.asm, err)
 	}
 	return s
 }

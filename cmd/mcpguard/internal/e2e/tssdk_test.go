@@ -4,7 +4,7 @@ package e2e
 // ClientCredentialsProvider (client_secret_basic) and PrivateKeyJwtProvider (ES256 and
 // RS256), run by node from testdata/tsclient, connect through the real nginx recipe to
 // the example MCP server with mcpguard as the auth service and the authorization server,
-// and list the server's tools.
+// and list the server's tools. tssdk_xaa_test.go runs its CrossAppAccessProvider.
 
 import (
 	"bytes"
@@ -36,20 +36,21 @@ import (
 
 // The two machine clients of the policy file.
 const (
-	tsBasicClient  = "ts-ci-bot"
-	tsBasicSecret  = "ts-ci-bot-secret-0123456789abcdef0123456789"
-	tsJWTClient    = "ts-deployer"
-	goPostClient   = "go-reporter"
-	goPostSecret   = "go-reporter-secret-0123456789abcdef0123456789"
-	tsInstallHint  = "apt-get install -y nodejs npm, then scripts/install-tsclient.sh"
-	tsSDKPackage   = "@modelcontextprotocol/sdk"
-	tsClientScript = "client.mjs"
+	tsBasicClient   = "ts-ci-bot"
+	tsBasicSecret   = "ts-ci-bot-secret-0123456789abcdef0123456789"
+	tsJWTClient     = "ts-deployer"
+	goPostClient    = "go-reporter"
+	goPostSecret    = "go-reporter-secret-0123456789abcdef0123456789"
+	tsInstallHint   = "apt-get install -y nodejs npm, then scripts/install-tsclient.sh"
+	tsSDKPackage    = "@modelcontextprotocol/sdk"
+	tsClientPackage = "@modelcontextprotocol/client" // the SDK's v2 client, with CrossAppAccessProvider
+	tsClientScript  = "client.mjs"
 )
 
 // TestTSSDK has each TypeScript SDK provider list the tools of the guarded MCP server.
 func TestTSSDK(t *testing.T) {
 	node := findBinary(t, "node", tsInstallHint)
-	script := tsclientScript(t)
+	script := tsclientScript(t, tsClientScript)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -78,48 +79,19 @@ func TestTSSDK(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, script, tc.mode)
-			cmd.Env = append(os.Environ(),
-				"MCP_URL="+mcpURL,
-				"ISSUER="+authIssuer,
-				"SCOPE=mcp:read",
-				"EDGE="+proxy.addr,
-			)
+			env := map[string]string{"SCOPE": "mcp:read", "EDGE": proxy.addr}
 			for k, v := range tc.env {
-				cmd.Env = append(cmd.Env, k+"="+v)
+				env[k] = v
 			}
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Run(); err != nil {
-				t.Fatalf("node %s %s: %v\nstdout: %s\nstderr: %s", tsClientScript, tc.mode, err, stdout.String(), stderr.String())
-			}
-			var got struct {
-				Provider string   `json:"provider"`
-				Tools    []string `json:"tools"`
-			}
-			if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
-				t.Fatalf("node output %q: %v (stderr: %s)", stdout.String(), err, stderr.String())
-			}
+			got := runTSClient(t, node, script, tc.mode, env)
 			if got.Provider != tc.provider || !slices.Contains(got.Tools, "whoami") {
 				t.Errorf("node %s = provider %q, tools %q; want %s listing whoami", tc.mode, got.Provider, got.Tools, tc.provider)
 			}
-			// The MCP server heard who called from mcpguard, through nginx.
-			seen := up.requests()
-			if len(seen) == 0 {
-				t.Fatal("the MCP server received no request")
-			}
-			last := seen[len(seen)-1]
-			for name, want := range map[string]string{
+			upstreamSaw(t, up, map[string]string{
 				"X-Auth-Source":    "client",
 				"X-Auth-Client-Id": tc.env["CLIENT_ID"],
 				"X-Forwarded-User": tc.env["CLIENT_ID"],
-			} {
-				if got := last.header.Get(name); got != want {
-					t.Errorf("MCP server's last request (%s %s): %s = %q, want %q", last.method, last.path, name, got, want)
-				}
-			}
+			})
 		})
 	}
 }
@@ -158,6 +130,35 @@ func TestTSSDKGoClientCredentials(t *testing.T) {
 	if !slices.ContainsFunc(res.Tools, func(tool *mcp.Tool) bool { return tool.Name == "whoami" }) {
 		t.Errorf("ListTools = %d tools, want whoami among them", len(res.Tools))
 	}
+}
+
+// tsClientOutput is the line a tsclient script prints.
+type tsClientOutput struct {
+	Provider string   `json:"provider"`
+	Tools    []string `json:"tools"`
+}
+
+// runTSClient runs a tsclient script with node for the MCP server at mcpURL and
+// mcpguard's issuer, the environment extended by env, and returns what it printed.
+func runTSClient(t *testing.T, node, script, arg string, env map[string]string) tsClientOutput {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script, arg)
+	cmd.Env = append(os.Environ(), "MCP_URL="+mcpURL, "ISSUER="+authIssuer)
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s %s: %v\nstdout: %s\nstderr: %s", filepath.Base(script), arg, err, stdout.String(), stderr.String())
+	}
+	var got tsClientOutput
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &got); err != nil {
+		t.Fatalf("node %s output %q: %v (stderr: %s)", filepath.Base(script), stdout.String(), err, stderr.String())
+	}
+	return got
 }
 
 // startMachineStack starts the example MCP server, mcpguard with the machines of
@@ -248,25 +249,31 @@ func pkcs8File(t *testing.T, key crypto.PrivateKey) string {
 	return file
 }
 
-// tsclientScript copies client.mjs into a temporary directory next to a link to the
-// installed node_modules: ES modules resolve packages from the importing file's
+// tsclientScript copies the scripts of testdata/tsclient (name and the modules it
+// imports) into a temporary directory next to a link to the installed node_modules, and
+// returns the path of name: ES modules resolve packages from the importing file's
 // directory, not NODE_PATH.
-func tsclientScript(t *testing.T) string {
+func tsclientScript(t *testing.T, name string) string {
 	t.Helper()
 	modules := tsclientModules(t)
-	src, err := os.ReadFile(filepath.Join(tsclientDir(t), tsClientScript))
-	if err != nil {
-		t.Fatal(err)
+	scripts, err := filepath.Glob(filepath.Join(tsclientDir(t), "*.mjs"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no scripts in %s: %v", tsclientDir(t), err)
 	}
 	dir := t.TempDir()
 	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, tsClientScript)
-	if err := os.WriteFile(script, src, 0o644); err != nil {
-		t.Fatal(err)
+	for _, src := range scripts {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	return script
+	return filepath.Join(dir, name)
 }
 
 func tsclientDir(t *testing.T) string {
@@ -288,8 +295,10 @@ func tsclientModules(t *testing.T) string {
 		cache = filepath.Join(home, ".cache")
 	}
 	dir := filepath.Join(cache, "mcpguard", "tsclient-"+hex.EncodeToString(sum[:])[:12], "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, tsSDKPackage, "package.json")); err != nil {
-		t.Fatalf("the MCP TypeScript SDK is not installed at %s; the test runs the real client (%s)", dir, tsInstallHint)
+	for _, pkg := range []string{tsSDKPackage, tsClientPackage} {
+		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
+			t.Fatalf("%s (the MCP TypeScript SDK) is not installed at %s; the test runs the real client (%s)", pkg, dir, tsInstallHint)
+		}
 	}
 	return dir
 }
