@@ -69,14 +69,8 @@ func TestMCPInspector(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		home := t.TempDir()
-		browser, err := newFormBrowser(s.edge, authIssuer, localUser.email, localUser.password)
-		if err != nil {
-			t.Fatal(err)
-		}
-		opened := filepath.Join(t.TempDir(), "opened")
-		played := make(chan error, 1)
-		go func() { played <- playBrowser(ctx, browser, opened) }()
-		callback := []string{"BROWSER=" + remoteBrowser(t, opened, 0), "MCP_AUTO_OPEN_ENABLED=true"}
+		browser, script, played := standInBrowser(t, ctx, s.edge)
+		callback := []string{"BROWSER=" + script, "MCP_AUTO_OPEN_ENABLED=true"}
 		flags := []string{"--callback-url", fmt.Sprintf("http://127.0.0.1:%d/oauth/callback", freePort(t))}
 		hops := s.edge.mark()
 		cli.tools(t, home, callback, flags...)

@@ -42,6 +42,7 @@ func TestMCPRemote(t *testing.T) {
 	bridge := filepath.Join(npmModules(t, "npmclients", npmClientsHint, "mcp-remote"), "mcp-remote", "dist", "proxy.js")
 	env := oauthEnv(t, "memory://")
 	env["ACCESS_TOKEN_TTL"] = remoteTTL.String()
+	env["API_KEYS_FILE"] = guardEnv(t)["API_KEYS_FILE"]
 	var runs []*remoteRun
 	for _, p := range []struct {
 		name  string
@@ -56,6 +57,8 @@ func TestMCPRemote(t *testing.T) {
 			r.stored(t)
 		})
 	}
+	// While the tokens age: the configuration without OAuth, an API key in a header.
+	t.Run("nginx-apikey", runs[0].apiKey)
 	for _, r := range runs {
 		t.Run(r.name+"-expired", r.expired)
 	}
@@ -79,15 +82,9 @@ func (r *remoteRun) signIn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	s, asm := r.stack, r.stack.asm
-	browser, err := newFormBrowser(s.edge, authIssuer, localUser.email, localUser.password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened := filepath.Join(t.TempDir(), "opened")
-	played := make(chan error, 1)
-	go func() { played <- playBrowser(ctx, browser, opened) }()
+	browser, script, played := standInBrowser(t, ctx, s.edge)
 	hops, seen := s.edge.mark(), len(s.up.requests())
-	session, stderr := r.connect(t, ctx, remoteBrowser(t, opened, 0))
+	session, stderr := r.connect(t, ctx, r.config, script)
 	defer session.Close()
 	if err := <-played; err != nil {
 		t.Fatalf("browser: %v\nrequests:\n%s\nmcp-remote:\n%s", err, s.edge.since(hops), stderr)
@@ -149,7 +146,7 @@ func (r *remoteRun) restart(t *testing.T, wantExpired bool) {
 	}
 	opened := filepath.Join(t.TempDir(), "opened")
 	hops, seen := s.edge.mark(), len(s.up.requests())
-	session, stderr := r.connect(t, ctx, remoteBrowser(t, opened, 1))
+	session, stderr := r.connect(t, ctx, r.config, remoteBrowser(t, opened, 1))
 	defer session.Close()
 	if _, err := os.Stat(opened); err == nil {
 		t.Errorf("mcp-remote opened the browser although it had stored tokens\nmcp-remote:\n%s", stderr)
@@ -171,16 +168,51 @@ func (r *remoteRun) restart(t *testing.T, wantExpired bool) {
 	r.noteToken(t, hops)
 }
 
-// connect starts mcp-remote with browser as $BROWSER and initializes an MCP session
-// over its stdin and stdout. It returns the session and mcp-remote's stderr.
-func (r *remoteRun) connect(t *testing.T, ctx context.Context, browser string) (*mcp.ClientSession, *syncBuffer) {
+// apiKey runs mcp-remote with an empty config directory and an API key in --header, as
+// docs/clients/mcp-remote.md configures it for a server without OAuth: no 401, so no
+// registration, authorization or token request and no browser; the MCP server sees the
+// key's identity.
+func (r *remoteRun) apiKey(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	s := r.stack
+	opened := filepath.Join(t.TempDir(), "opened")
+	hops, seen := s.edge.mark(), len(s.up.requests())
+	session, _ := r.connect(t, ctx, t.TempDir(), remoteBrowser(t, opened, 1), "--header", "X-API-Key:"+writerKey)
+	defer session.Close()
+	tools, err := session.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatalf("tools/list over mcp-remote = %v", err)
+	}
+	if !slices.ContainsFunc(tools.Tools, func(tool *mcp.Tool) bool { return tool.Name == "whoami" }) {
+		t.Errorf("tools/list over mcp-remote = %d tools, want whoami among them", len(tools.Tools))
+	}
+	if res, err := session.CallTool(ctx, &mcp.CallToolParams{Name: "whoami"}); err != nil || res.IsError {
+		t.Fatalf("tools/call whoami over mcp-remote = %v, %+v", err, res)
+	}
+	checkCaller(t, s, seen, "apikey", "writer@example.com", "writer")
+	if _, err := os.Stat(opened); err == nil {
+		t.Errorf("mcp-remote with an API key opened the browser")
+	}
+	// It reads mcpguard's metadata all the same, and never needs it.
+	for _, h := range s.edge.hops(hops) {
+		if h.status == http.StatusUnauthorized || (h.host == authHost && h.path != "/.well-known/oauth-authorization-server") {
+			t.Errorf("mcp-remote with an API key: %s; want no 401 and no OAuth request", h)
+		}
+	}
+}
+
+// connect starts mcp-remote with config as MCP_REMOTE_CONFIG_DIR, browser as $BROWSER
+// and args after the URL and port, and initializes an MCP session over its stdin and
+// stdout. It returns the session and mcp-remote's stderr.
+func (r *remoteRun) connect(t *testing.T, ctx context.Context, config, browser string, args ...string) (*mcp.ClientSession, *syncBuffer) {
 	t.Helper()
-	cmd := exec.Command(r.node, r.bridge, mcpURL, strconv.Itoa(r.port), "--enable-proxy")
+	cmd := exec.Command(r.node, append([]string{r.bridge, mcpURL, strconv.Itoa(r.port), "--enable-proxy"}, args...)...)
 	// No DISPLAY and no desktop: the opener's xdg-open runs $BROWSER.
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + r.config,
-		"MCP_REMOTE_CONFIG_DIR=" + r.config,
+		"HOME=" + config,
+		"MCP_REMOTE_CONFIG_DIR=" + config,
 		"BROWSER=" + browser,
 	}, r.https.env()...)
 	stderr := &syncBuffer{}
@@ -251,6 +283,21 @@ func remoteBrowser(t *testing.T, opened string, code int) string {
 		t.Fatal(err)
 	}
 	return script
+}
+
+// standInBrowser is the person at the browser for a client that opens one: the
+// stand-in script for $BROWSER, the formBrowser that plays the person when the script
+// hands it a URL, and a channel that yields the outcome.
+func standInBrowser(t *testing.T, ctx context.Context, edge *loadBalancer) (*formBrowser, string, <-chan error) {
+	t.Helper()
+	browser, err := newFormBrowser(edge, authIssuer, localUser.email, localUser.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := filepath.Join(t.TempDir(), "opened")
+	played := make(chan error, 1)
+	go func() { played <- playBrowser(ctx, browser, opened) }()
+	return browser, remoteBrowser(t, opened, 0), played
 }
 
 // playBrowser waits for the stand-in to hand over an authorization URL, plays the person
