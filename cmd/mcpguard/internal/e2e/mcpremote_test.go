@@ -36,9 +36,9 @@ const (
 
 // TestMCPRemote runs mcp-remote three times through each proxy: signing in, from its
 // stored tokens, and after the last access token expired; through nginx also with an API
-// key. The stacks start here (startMCPStack sets the process's SSL_CERT_FILE, which a
-// parallel test may not), and the proxies' runs go side by side, so that the wait for the
-// expiry is spent once.
+// key. The three stacks run side by side, and the expired runs come after all the
+// others, so that the wait for the expiry is spent once. (Parallel subtests would not
+// save it: go test runs GOMAXPROCS of them at once, two here.)
 func TestMCPRemote(t *testing.T) {
 	node := findBinary(t, "node", npmClientsHint)
 	bridge := filepath.Join(npmModules(t, "npmclients", npmClientsHint, "mcp-remote"), "mcp-remote", "dist", "proxy.js")
@@ -54,19 +54,15 @@ func TestMCPRemote(t *testing.T) {
 		r.https = startHTTPSEdge(t, r.stack.edge)
 		r.config, r.port = t.TempDir(), freePort(t)
 		runs = append(runs, r)
-	}
-	for _, r := range runs {
-		t.Run(r.name, func(t *testing.T) {
-			t.Parallel()
-			if !t.Run("sign-in", r.signIn) {
-				return
-			}
-			t.Run("stored", r.stored)
-			if r.name == "nginx" {
-				t.Run("apikey", r.apiKey)
-			}
-			t.Run("expired", r.expired)
+		t.Run(p.name, func(t *testing.T) {
+			r.signIn(t)
+			r.stored(t)
 		})
+	}
+	// While the tokens age: the configuration without OAuth, an API key in a header.
+	t.Run("nginx-apikey", runs[0].apiKey)
+	for _, r := range runs {
+		t.Run(r.name+"-expired", r.expired)
 	}
 }
 
@@ -78,6 +74,7 @@ type remoteRun struct {
 	config             string // MCP_REMOTE_CONFIG_DIR, kept across the runs
 	port               int    // the OAuth callback port
 	lastToken          time.Time
+	signedIn           bool
 }
 
 // signIn is the first run: no stored state, so mcp-remote registers, opens the browser
@@ -94,6 +91,7 @@ func (r *remoteRun) signIn(t *testing.T) {
 	if err := <-played; err != nil {
 		t.Fatalf("browser: %v\nrequests:\n%s\nmcp-remote:\n%s", err, s.edge.since(hops), stderr)
 	}
+	r.signedIn = true
 	s.edge.expect(t, hops, []hopWant{
 		{"POST", mcpHost, "/mcp", http.StatusUnauthorized},
 		{"GET", mcpHost, "/.well-known/oauth-protected-resource/mcp", http.StatusOK},
@@ -129,6 +127,9 @@ func (r *remoteRun) stored(t *testing.T) {
 // expired waits until the last access token mcp-remote got has expired (the proxy
 // refuses it), then starts mcp-remote once more: it refreshes and carries on.
 func (r *remoteRun) expired(t *testing.T) {
+	if !r.signedIn {
+		t.Fatalf("mcp-remote through %s never signed in", r.name)
+	}
 	time.Sleep(time.Until(r.lastToken.Add(remoteTTL + time.Second)))
 	r.restart(t, true)
 }
