@@ -26,6 +26,10 @@ step "installing the Express and Flask upstreams when missing (under a minute, i
 # The official MCP TypeScript SDK, whose client-credentials providers the TSSDK test runs.
 step "installing the MCP TypeScript SDK from npm when missing (about 10 seconds, instant when cached)…"
 "$(dirname "$0")/install-tsclient.sh"
+# mcp-remote and the MCP Inspector (with the Node.js 22 it needs), the npm clients the
+# MCPRemote and MCPInspector tests run.
+step "installing mcp-remote and the MCP Inspector from npm when missing (about a minute, instant when cached)…"
+"$(dirname "$0")/install-npmclients.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)

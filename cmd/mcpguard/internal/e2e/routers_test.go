@@ -6,8 +6,6 @@ package e2e
 // X-Handler.
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -61,25 +59,10 @@ func routersDir(t *testing.T) string {
 	return filepath.Join(repoRoot(t), "cmd", "mcpguard", "internal", "e2e", "testdata", "routers")
 }
 
-// expressModules is the node_modules directory scripts/install-routers.sh fills, named
-// after the hash of the committed package-lock.json.
+// expressModules is the node_modules directory scripts/install-routers.sh fills.
 func expressModules(t *testing.T) string {
 	t.Helper()
-	lock, err := os.ReadFile(filepath.Join(routersDir(t), "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(lock)
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	dir := filepath.Join(cache, "mcpguard", "routers-"+hex.EncodeToString(sum[:])[:12], "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, "express")); err != nil {
-		t.Fatalf("Express is not installed at %s; the differential test runs the real router (scripts/install-routers.sh installs it)", dir)
-	}
-	return dir
+	return npmModules(t, "routers", "scripts/install-routers.sh installs it", "express")
 }
 
 // startExpressRouter runs testdata/routers/express.js: app.use('/mcp') mounts the MCP

@@ -54,7 +54,7 @@ func storeDownAtStartup(t *testing.T, bin, dsn string, start, stop func(*testing
 	began := time.Now()
 	waitStatus(t, r.addr+"/readyz with the store up", http.StatusOK, 10*time.Second, func() int { return r.status("/readyz") })
 	t.Logf("ready %v after the store was started", time.Since(began).Round(time.Millisecond))
-	tok := machineToken(t, r)
+	tok := replicaMachineToken(t, r)
 	if got := r.authStatus(t, tok); got != http.StatusOK {
 		t.Fatalf("/auth with the machine's token = %d, want 200", got)
 	}
@@ -76,7 +76,7 @@ func storeDownAtStartup(t *testing.T, bin, dsn string, start, stop func(*testing
 	if got := r2.authStatus(t, tok); got != http.StatusOK {
 		t.Errorf("/auth with a token of the first run, the store up = %d, want 200", got)
 	}
-	if tok2 := machineToken(t, r2); r2.authStatus(t, tok2) != http.StatusOK {
+	if tok2 := replicaMachineToken(t, r2); r2.authStatus(t, tok2) != http.StatusOK {
 		t.Errorf("/auth with a token of the second run is not 200")
 	}
 	time.Sleep(500 * time.Millisecond) // mcpguard writes its log in batches
@@ -139,8 +139,8 @@ func wantDown(t *testing.T, r *replica) {
 	}
 }
 
-// machineToken gets an access token for the machine client from r's /token.
-func machineToken(t *testing.T, r *replica) string {
+// replicaMachineToken gets an access token for the machine client from r's /token.
+func replicaMachineToken(t *testing.T, r *replica) string {
 	t.Helper()
 	resp, body := asRequest(t, r, http.MethodPost, "/token", url.Values{"grant_type": {"client_credentials"}, "resource": {mcpURL}}.Encode())
 	var tok struct {

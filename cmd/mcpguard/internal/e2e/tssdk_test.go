@@ -14,9 +14,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -277,28 +275,11 @@ func tsclientScript(t *testing.T, name string) string {
 }
 
 func tsclientDir(t *testing.T) string {
-	return filepath.Join(repoRoot(t), "cmd", "mcpguard", "internal", "e2e", "testdata", "tsclient")
+	return npmTestdata(t, "tsclient")
 }
 
-// tsclientModules is the node_modules directory scripts/install-tsclient.sh fills, named
-// after the hash of the committed package-lock.json.
+// tsclientModules is the node_modules directory scripts/install-tsclient.sh fills.
 func tsclientModules(t *testing.T) string {
 	t.Helper()
-	lock, err := os.ReadFile(filepath.Join(tsclientDir(t), "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(lock)
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	dir := filepath.Join(cache, "mcpguard", "tsclient-"+hex.EncodeToString(sum[:])[:12], "node_modules")
-	for _, pkg := range []string{tsSDKPackage, tsClientPackage} {
-		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
-			t.Fatalf("%s (the MCP TypeScript SDK) is not installed at %s; the test runs the real client (%s)", pkg, dir, tsInstallHint)
-		}
-	}
-	return dir
+	return npmModules(t, "tsclient", tsInstallHint, tsSDKPackage, tsClientPackage)
 }
