@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
 # headless Chromium, the Express and Flask upstreams of the differential path test, the
-# official MCP TypeScript SDK, nginx (with auth_request) and Caddy from Debian's packages
+# official MCP TypeScript SDK, the MCP conformance suite, nginx (with auth_request) and Caddy from Debian's packages
 # when they are not on the PATH, and redis-server and PostgreSQL, the servers the store
 # tests start. Each step prints a line with its usual duration first.
 set -euo pipefail
@@ -26,6 +26,10 @@ step "installing the Express and Flask upstreams when missing (under a minute, i
 # The official MCP TypeScript SDK, whose client-credentials providers the TSSDK test runs.
 step "installing the MCP TypeScript SDK from npm when missing (about 10 seconds, instant when cached)…"
 "$(dirname "$0")/install-tsclient.sh"
+# The official MCP conformance suite, the SDK's everything server and the Node.js 22 the
+# suite requires, for the Conformance tests.
+step "installing the MCP conformance suite and everything server from npm when missing (about 20 seconds, instant when cached)…"
+"$(dirname "$0")/install-conformance.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)

@@ -270,14 +270,27 @@ func tsclientScript(t *testing.T) string {
 }
 
 func tsclientDir(t *testing.T) string {
-	return filepath.Join(repoRoot(t), "cmd", "mcpguard", "internal", "e2e", "testdata", "tsclient")
+	return npmTestdata(t, "tsclient")
 }
 
-// tsclientModules is the node_modules directory scripts/install-tsclient.sh fills, named
-// after the hash of the committed package-lock.json.
+// npmTestdata is the directory of testdata/<name>, where a package.json and the
+// package-lock.json pinning it live.
+func npmTestdata(t testing.TB, name string) string {
+	return filepath.Join(repoRoot(t), "cmd", "mcpguard", "internal", "e2e", "testdata", name)
+}
+
+// tsclientModules is the node_modules directory scripts/install-tsclient.sh fills.
 func tsclientModules(t *testing.T) string {
 	t.Helper()
-	lock, err := os.ReadFile(filepath.Join(tsclientDir(t), "package-lock.json"))
+	return npmModules(t, "tsclient", tsSDKPackage, "the MCP TypeScript SDK", tsInstallHint)
+}
+
+// npmModules is the node_modules directory an install script filled for testdata/<name>:
+// $XDG_CACHE_HOME/mcpguard/<name>-<hash of the committed package-lock.json>. It fails
+// with hint when probe (a package name) is not installed there.
+func npmModules(t testing.TB, name, probe, what, hint string) string {
+	t.Helper()
+	lock, err := os.ReadFile(filepath.Join(npmTestdata(t, name), "package-lock.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,9 +300,9 @@ func tsclientModules(t *testing.T) string {
 		home, _ := os.UserHomeDir()
 		cache = filepath.Join(home, ".cache")
 	}
-	dir := filepath.Join(cache, "mcpguard", "tsclient-"+hex.EncodeToString(sum[:])[:12], "node_modules")
-	if _, err := os.Stat(filepath.Join(dir, tsSDKPackage, "package.json")); err != nil {
-		t.Fatalf("the MCP TypeScript SDK is not installed at %s; the test runs the real client (%s)", dir, tsInstallHint)
+	dir := filepath.Join(cache, "mcpguard", name+"-"+hex.EncodeToString(sum[:])[:12], "node_modules")
+	if _, err := os.Stat(filepath.Join(dir, probe, "package.json")); err != nil {
+		t.Fatalf("%s is not installed at %s; the test runs the real package (%s)", what, dir, hint)
 	}
 	return dir
 }
