@@ -3,7 +3,12 @@ package e2e
 // The MCP 2025-03-26 fallback through nginx, Caddy and Traefik: a client that predates protected-resource
 // metadata takes the MCP server's origin for the authorization server. The recipe routes
 // its metadata, /register, /authorize and /token there to mcpguard, and the flow ends in
-// a token for the MCP server with the one issuer.
+// a token for the MCP server with the one issuer. This is the server half of the MCP
+// conformance suite's auth/2025-03-26-oauth-metadata-backcompat and
+// auth/2025-03-26-oauth-endpoint-fallback scenarios
+// (src/scenarios/client/auth/march-spec-backcompat.ts in its repository): metadata at the
+// MCP origin's root well-known path, and /register, /authorize and /token at that origin
+// for a client that finds no metadata at all.
 
 import (
 	"encoding/json"
