@@ -3,7 +3,8 @@
 # headless Chromium, the Express and Flask upstreams of the differential path test, the
 # official MCP TypeScript SDK, the MCP conformance suite, nginx (with auth_request) and
 # Caddy from Debian's packages when they are not on the PATH, and redis-server and
-# PostgreSQL, the servers the store tests start. Each step prints a line with its usual duration first.
+# PostgreSQL, the servers the store tests start. Each step prints a line with its usual
+# duration first.
 set -euo pipefail
 
 # step says what is about to run and how long it usually takes, before it runs.
