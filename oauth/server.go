@@ -81,6 +81,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	}
 	o := s.clients.offers()
 	o.jwtBearer = o.jwtBearer || len(workloads) > 0
+	o.noRegistration = c.DisableDynamicRegistration
 	if s.discovery, err = newDiscovery(iss, scopes, o); err != nil {
 		return nil, err
 	}
@@ -127,7 +128,9 @@ func New(ctx context.Context, c Config) (*Server, error) {
 // Routes adds the authorization server's endpoints to mux, under the issuer's path.
 func (s *Server) Routes(mux *http.ServeMux) {
 	s.discovery.routes(mux)
-	s.clients.routes(mux)
+	if !s.cfg.DisableDynamicRegistration {
+		s.clients.routes(mux)
+	}
 	s.front.routes(mux)
 	s.tokens.routes(mux)
 	mux.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)

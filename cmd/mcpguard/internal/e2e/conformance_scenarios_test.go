@@ -88,6 +88,7 @@ func (x scenarioExchange) strings(key string) []string {
 func TestConformanceScenarios(t *testing.T) {
 	env := oauthEnv(t, "memory://")
 	env["POLICY_FILE"] = scenarioPolicy(t)
+	env["DYNAMIC_REGISTRATION"] = "false" // the pre-registration row's server: no DCR
 	s := startMCPStack(t, startNginx, env)
 	client := &http.Client{Transport: s.edge, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	send := func(t *testing.T, method, target string, header http.Header, body string) scenarioExchange {
@@ -205,21 +206,25 @@ func TestConformanceScenarios(t *testing.T) {
 			},
 		},
 		{
-			// The suite's mock lists only client_secret_basic and no registration_endpoint;
-			// the client must authenticate with its pre-registered secret in the
-			// Authorization header and never register.
-			name: "pre-registered client, client_secret_basic, no registration", scenario: "src/scenarios/client/auth/pre-registration.ts (auth/pre-registration)",
+			// The suite's mock lists no registration_endpoint and client_secret_basic; the
+			// client must authenticate with its pre-registered secret in the Authorization
+			// header. DYNAMIC_REGISTRATION=false is that server.
+			name: "pre-registered client, client_secret_basic, no registration_endpoint", scenario: "src/scenarios/client/auth/pre-registration.ts (auth/pre-registration)",
 			run: func(t *testing.T) {
-				if !slices.Contains(s.asm.TokenEndpointAuthMethodsSupported, "client_secret_basic") {
-					t.Errorf("token_endpoint_auth_methods_supported %q lacks client_secret_basic", s.asm.TokenEndpointAuthMethodsSupported)
+				if !slices.Contains(s.asm.TokenEndpointAuthMethodsSupported, "client_secret_basic") || s.asm.RegistrationEndpoint != "" {
+					t.Errorf("token_endpoint_auth_methods_supported %q, registration_endpoint %q; want client_secret_basic and none", s.asm.TokenEndpointAuthMethodsSupported, s.asm.RegistrationEndpoint)
 				}
 				hops := s.edge.mark()
 				x := preregisteredCode(t, s, send)
 				if tok, _ := x.body["access_token"].(string); x.status != http.StatusOK || tok == "" || x.header.Get("Cache-Control") != "no-store" {
 					t.Fatalf("code grant with client_secret_basic = %d %v, Cache-Control %q; want 200, a token, no-store", x.status, x.body["error"], x.header.Get("Cache-Control"))
 				}
-				if n := s.edge.count(hops, http.MethodPost, authHost, urlPath(t, s.asm.RegistrationEndpoint)); n != 0 {
+				if n := s.edge.count(hops, http.MethodPost, authHost, "/register"); n != 0 {
 					t.Errorf("%d registrations during the pre-registered flow, want none", n)
+				}
+				reg := send(t, http.MethodPost, authIssuer+"/register", http.Header{"Content-Type": {"application/json"}}, `{"redirect_uris":["`+staticRedirect+`"]}`)
+				if reg.status != http.StatusNotFound {
+					t.Errorf("POST %s/register with DYNAMIC_REGISTRATION=false = %d, want 404", authIssuer, reg.status)
 				}
 				seen := len(s.up.requests())
 				if r := call(t, x.body["access_token"].(string), "tools/list", ""); r.status == http.StatusUnauthorized || r.status == http.StatusForbidden || len(s.up.requests()) == seen {
