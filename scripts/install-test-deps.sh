@@ -29,7 +29,7 @@ step "installing the MCP TypeScript SDK from npm when missing (about 10 seconds,
 "$(dirname "$0")/install-tsclient.sh"
 # The official MCP conformance suite, the SDK's everything server and the Node.js 22 the
 # suite requires, for the Conformance tests.
-step "installing the MCP conformance suite and everything server from npm when missing (about 20 seconds, instant when cached)…"
+step "installing the MCP conformance suite, the everything server and Node.js 22 from npm when missing (about 30 seconds, instant when cached)…"
 "$(dirname "$0")/install-conformance.sh"
 
 need=()
