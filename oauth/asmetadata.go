@@ -23,7 +23,7 @@ type asMetadata struct {
 	Issuer                                     string   `json:"issuer"`
 	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
 	TokenEndpoint                              string   `json:"token_endpoint"`
-	RegistrationEndpoint                       string   `json:"registration_endpoint"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	JWKSURI                                    string   `json:"jwks_uri"`
 	ScopesSupported                            []string `json:"scopes_supported"`
@@ -71,7 +71,7 @@ func (d *discovery) routes(mux routeSet) {
 // MCP clients compare it with the PRM's authorization_servers entry). scopes already
 // include offline_access.
 func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
-	// none: public clients, DCR and CIMD are always on (claude.ai uses CIMD only then).
+	// none: public clients and CIMD are always on (claude.ai uses CIMD only then).
 	authMethods := []string{authMethodNone, authMethodSecretBasic, authMethodSecretPost}
 	grants := []string{grantAuthorizationCode, grantRefreshToken}
 	var algs []string
@@ -87,6 +87,10 @@ func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
 			algs = append(algs, string(a))
 		}
 	}
+	registration := issuer + "/register"
+	if o.noRegistration {
+		registration = ""
+	}
 	var introspection string
 	var introspectionMethods []string
 	if o.introspection {
@@ -101,7 +105,7 @@ func buildASMetadata(issuer string, scopes []string, o offers) ([]byte, error) {
 		Issuer:                                     issuer,
 		AuthorizationEndpoint:                      issuer + "/authorize",
 		TokenEndpoint:                              issuer + "/token",
-		RegistrationEndpoint:                       issuer + "/register",
+		RegistrationEndpoint:                       registration,
 		RevocationEndpoint:                         issuer + "/revoke",
 		JWKSURI:                                    issuer + "/jwks",
 		ScopesSupported:                            scopes,
@@ -139,6 +143,7 @@ type offers struct {
 	jwtBearer         bool // a client may use the jwt-bearer grant (ID-JAG)
 	// introspectionPrivateKeyJWT: a resource server authenticates with private_key_jwt.
 	introspectionPrivateKeyJWT bool
+	noRegistration             bool // Config.DisableDynamicRegistration
 }
 
 // offers reports what the configured clients use.

@@ -3,6 +3,7 @@ package oauth
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -150,5 +151,41 @@ func TestASMetadataScopes(t *testing.T) {
 	json.Unmarshal(serveClients(s, http.MethodGet, "https://auth.example.com"+WellKnownAuthorizationServer).Body.Bytes(), &doc)
 	if strings.Join(doc.Scopes, " ") != "offline_access tools:read" {
 		t.Errorf("scopes_supported = %v, want offline_access once, then tools:read", doc.Scopes)
+	}
+}
+
+// TestDisableDynamicRegistration: with registration off the metadata names no
+// registration_endpoint, /register is not served (also not at a legacy MCP origin, which
+// shares the route), and pre-registered clients and CIMD stay advertised.
+func TestDisableDynamicRegistration(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("disabled=%t", disabled), func(t *testing.T) {
+			e := newFlowEnv(t, func(c *Config) { c.DisableDynamicRegistration = disabled })
+			resp, err := e.srv.Client().Get(e.srv.URL + WellKnownAuthorizationServer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&doc)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, listed := doc["registration_endpoint"]; listed == disabled {
+				t.Errorf("registration_endpoint listed = %t, want %t", listed, !disabled)
+			}
+			if doc["client_id_metadata_document_supported"] != true {
+				t.Errorf("client_id_metadata_document_supported = %v, want true", doc["client_id_metadata_document_supported"])
+			}
+			body := `{"redirect_uris":["http://127.0.0.1:9/cb"],"token_endpoint_auth_method":"none"}`
+			resp, err = e.srv.Client().Post(e.srv.URL+"/register", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if want := map[bool]int{false: http.StatusCreated, true: http.StatusNotFound}[disabled]; resp.StatusCode != want {
+				t.Errorf("POST /register = %d, want %d", resp.StatusCode, want)
+			}
+		})
 	}
 }

@@ -97,6 +97,10 @@ type Config struct {
 	// InsecureCIMDAllowPrivate lets CIMD fetches reach loopback and private addresses.
 	// It exists for tests and MUST NOT be set in production: it opens SSRF.
 	InsecureCIMDAllowPrivate bool
+	// DisableDynamicRegistration turns RFC 7591 registration off: the metadata lists no
+	// registration_endpoint and /register is not served. Pre-registered clients and
+	// Client ID Metadata Documents remain (MCP 2025-11-25, "Client Registration").
+	DisableDynamicRegistration bool
 	// MaxRegisteredClients caps the live DCR registrations; past it /register answers
 	// 503 until unused ones expire. 0 means 100,000.
 	MaxRegisteredClients int

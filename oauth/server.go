@@ -86,6 +86,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	}
 	o := s.clients.offers()
 	o.jwtBearer = o.jwtBearer || len(workloads) > 0
+	o.noRegistration = c.DisableDynamicRegistration
 	if s.discovery, err = newDiscovery(iss, scopes, o); err != nil {
 		return nil, err
 	}
@@ -134,7 +135,9 @@ func New(ctx context.Context, c Config) (*Server, error) {
 func (s *Server) Routes(mux *http.ServeMux) {
 	g := gatedMux{mux: mux, s: s}
 	s.discovery.routes(g)
-	s.clients.routes(g)
+	if !s.cfg.DisableDynamicRegistration {
+		s.clients.routes(g)
+	}
 	s.front.routes(g)
 	s.tokens.routes(g)
 	g.HandleFunc("GET "+s.issuer.path+"/jwks", s.handleJWKS)

@@ -7,7 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-src=cmd/mcpguard/internal/e2e/testdata/routers
 sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
@@ -17,13 +16,4 @@ if ! /usr/bin/python3 -c 'import flask' 2>/dev/null; then
 	apt_install 2>/dev/null || { $sudo apt-get update -qq >/dev/null; apt_install; }
 fi
 
-if ! command -v npm >/dev/null 2>&1; then
-	apt_install() { $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
-	apt_install 2>/dev/null || { $sudo apt-get update -qq >/dev/null; apt_install; }
-fi
-hash=$(sha256sum "$src/package-lock.json" | cut -c1-12)
-dir="${XDG_CACHE_HOME:-$HOME/.cache}/mcpguard/routers-$hash"
-[ -d "$dir/node_modules/express" ] && exit 0
-mkdir -p "$dir"
-cp "$src/package.json" "$src/package-lock.json" "$dir/"
-npm ci --prefix "$dir" --no-audit --no-fund --silent >/dev/null
+scripts/install-npm-testdata.sh routers express

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real peers the end-to-end tests run: Dex and Traefik (built from source),
 # headless Chromium, the Express and Flask upstreams of the differential path test, the
-# official MCP TypeScript SDK, nginx (with auth_request) and Caddy from Debian's packages
-# when they are not on the PATH, and redis-server and PostgreSQL, the servers the store
-# tests start. Each step prints a line with its usual duration first.
+# official MCP TypeScript SDK, the MCP conformance suite, nginx (with auth_request) and
+# Caddy from Debian's packages when they are not on the PATH, and redis-server and
+# PostgreSQL, the servers the store tests start. Each step prints a line with its usual
+# duration first.
 set -euo pipefail
 
 # step says what is about to run and how long it usually takes, before it runs.
@@ -30,6 +31,10 @@ step "installing the MCP TypeScript SDK from npm when missing (about 10 seconds,
 # MCPRemote and MCPInspector tests run.
 step "installing mcp-remote and the MCP Inspector from npm when missing (about a minute, instant when cached)…"
 "$(dirname "$0")/install-npmclients.sh"
+# The official MCP conformance suite, the SDK's everything server and the Node.js 22 the
+# suite requires, for the Conformance tests.
+step "installing the MCP conformance suite, the everything server and Node.js 22 from npm when missing (about 30 seconds, instant when cached)…"
+"$(dirname "$0")/install-conformance.sh"
 
 need=()
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)

@@ -75,6 +75,9 @@ type config struct {
 	SessionTTL         time.Duration `env:"SESSION_TTL" envDefault:"8h"`
 	SessionIdle        time.Duration `env:"SESSION_IDLE" envDefault:"1h"`
 	CIMDAllowedDomains string        `env:"CIMD_ALLOWED_DOMAINS"`
+	// DynamicRegistration offers RFC 7591 registration at /register; false leaves
+	// pre-registered clients and Client ID Metadata Documents only.
+	DynamicRegistration bool `env:"DYNAMIC_REGISTRATION" envDefault:"true"`
 	// InsecureCIMDAllowPrivate lets Client ID Metadata Document fetches reach loopback
 	// and private addresses over plain http. For tests; it MUST NOT be set in production.
 	InsecureCIMDAllowPrivate bool `env:"INSECURE_CIMD_ALLOW_PRIVATE"`

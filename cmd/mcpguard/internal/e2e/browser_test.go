@@ -113,6 +113,16 @@ func (b *formBrowser) fetcher(redirectURI string) auth.AuthorizationCodeFetcher 
 // authorize opens authURL and plays the person until the authorization server redirects
 // to redirectURI.
 func (b *formBrowser) authorize(ctx context.Context, authURL, redirectURI string) (*auth.AuthorizationResult, error) {
+	target, err := b.visit(ctx, authURL)
+	if err != nil {
+		return nil, err
+	}
+	return authorizationResponse(target, redirectURI)
+}
+
+// visit opens authURL and plays the person until a redirect leaves the issuer, and
+// returns where that redirect goes, exactly as the Location header says.
+func (b *formBrowser) visit(ctx context.Context, authURL string) (*url.URL, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, err
@@ -134,7 +144,7 @@ func (b *formBrowser) authorize(ctx context.Context, authURL, redirectURI string
 			if err != nil {
 				return nil, fmt.Errorf("browser: bad Location %q: %w", loc, err)
 			}
-			return authorizationResponse(target, redirectURI)
+			return target, nil
 		}
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("browser: %s %s = %s: %s", req.Method, page, resp.Status, excerpt(body))

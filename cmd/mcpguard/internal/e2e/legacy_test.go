@@ -6,6 +6,13 @@ package e2e
 // a token for the MCP server with the one issuer. An issuer with a path
 // (ISSUER_URL=https://auth.example.com/idp) works the same through the nginx recipe: the
 // four paths at the root of the MCP origin are mcpguard's there, and only there.
+//
+// This is the server half of the MCP
+// conformance suite's auth/2025-03-26-oauth-metadata-backcompat and
+// auth/2025-03-26-oauth-endpoint-fallback scenarios
+// (src/scenarios/client/auth/march-spec-backcompat.ts in its repository): metadata at the
+// MCP origin's root well-known path, and /register, /authorize and /token at that origin
+// for a client that finds no metadata at all.
 
 import (
 	"encoding/json"

@@ -27,7 +27,7 @@ import (
 
 // npmTestdata is testdata/name, where an npm client's package.json and package-lock.json
 // are committed.
-func npmTestdata(t *testing.T, name string) string {
+func npmTestdata(t testing.TB, name string) string {
 	return filepath.Join(repoRoot(t), "cmd", "mcpguard", "internal", "e2e", "testdata", name)
 }
 
@@ -35,7 +35,7 @@ func npmTestdata(t *testing.T, name string) string {
 // $XDG_CACHE_HOME/mcpguard/<name>-<hash>/node_modules, XDG_CACHE_HOME defaulting to
 // ~/.cache and hash the first 12 hex digits of the SHA-256 of the committed
 // package-lock.json. It fails with hint unless each of packages is installed there.
-func npmModules(t *testing.T, name, hint string, packages ...string) string {
+func npmModules(t testing.TB, name, hint string, packages ...string) string {
 	t.Helper()
 	lock, err := os.ReadFile(filepath.Join(npmTestdata(t, name), "package-lock.json"))
 	if err != nil {

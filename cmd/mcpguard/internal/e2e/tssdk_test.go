@@ -27,9 +27,7 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
-	"github.com/modelcontextprotocol/go-sdk/auth/extauth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 )
 
 // The two machine clients of the policy file.
@@ -105,16 +103,7 @@ func TestTSSDKGoClientCredentials(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	handler, err := extauth.NewClientCredentialsHandler(&extauth.ClientCredentialsHandlerConfig{
-		Credentials: &oauthex.ClientCredentials{
-			ClientID:         goPostClient,
-			ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: goPostSecret},
-		},
-		HTTPClient: edge,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	handler := machineClientHandler(t, edge)
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpguard-e2e-goclient", Version: "1.0.0"}, nil)
 	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: mcpURL, HTTPClient: edge, OAuthHandler: handler, MaxRetries: -1}, nil)
 	if err != nil {
@@ -163,14 +152,21 @@ func runTSClient(t *testing.T, node, script, arg string, env map[string]string) 
 // tsPolicy (the private_key_jwt one holding ecPub and rsaPub), and nginx in front.
 func startMachineStack(t *testing.T, ecPub, rsaPub crypto.PublicKey) (*whoamiServer, edgeProxy) {
 	t.Helper()
+	up := startWhoami(t)
+	return up, startMachineEdge(t, up.addr, ecPub, rsaPub)
+}
+
+// startMachineEdge starts mcpguard with the machines of tsPolicy and nginx in front of
+// the MCP server at upstream.
+func startMachineEdge(t *testing.T, upstream string, ecPub, rsaPub crypto.PublicKey) edgeProxy {
+	t.Helper()
 	env := oauthEnv(t, "memory://")
 	env["POLICY_FILE"] = tsPolicy(t, ecPub, rsaPub)
-	up := startWhoami(t)
 	guard := startGuard(t, env)
 	if err := waitHTTP(guard, "127.0.0.1", "/readyz", nil); err != nil {
 		t.Fatalf("mcpguard: %v", err)
 	}
-	return up, startNginx(t, guard, &mcpUpstream{addr: up.addr})
+	return startNginx(t, guard, &mcpUpstream{addr: upstream})
 }
 
 // mustKeys returns the public halves of a fresh P-256 and a fresh RSA key.
