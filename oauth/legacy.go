@@ -40,8 +40,10 @@ func (s *Server) legacyRoutes(mux routeSet) {
 	mux.Handle("GET /authorize", only(http.HandlerFunc(s.front.handleAuthorize)))
 	mux.Handle("POST /token", only(http.HandlerFunc(s.tokens.handleToken)))
 	mux.Handle("OPTIONS /token", only(preflight("POST, OPTIONS")))
-	mux.Handle("POST /register", only(s.clients.handleRegister()))
-	mux.Handle("OPTIONS /register", only(preflight("POST, OPTIONS")))
+	if !s.cfg.DisableDynamicRegistration {
+		mux.Handle("POST /register", only(s.clients.handleRegister()))
+		mux.Handle("OPTIONS /register", only(preflight("POST, OPTIONS")))
+	}
 }
 
 // legacyHosts are the host names (canonicalRequestHost) of the configured resources

@@ -148,3 +148,25 @@ func TestLegacyHosts(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyRegisterOff: with DYNAMIC_REGISTRATION=false the MCP origin's /register is
+// not served either, for an issuer with a path as for one without.
+func TestLegacyRegisterOff(t *testing.T) {
+	for _, path := range []string{"", "/idp"} {
+		t.Run("issuer path "+path, func(t *testing.T) {
+			e := newFlowEnv(t, func(c *Config) { c.Issuer += path; c.DisableDynamicRegistration = true })
+			reg := `{"redirect_uris":["http://127.0.0.1/cb"],"token_endpoint_auth_method":"none"}`
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/register", strings.NewReader(reg))
+			req.Header.Set("Content-Type", "application/json")
+			req.Host = "mcp.example.com"
+			resp, err := e.browser.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("POST /register on the MCP origin = %d, want 404", resp.StatusCode)
+			}
+		})
+	}
+}
