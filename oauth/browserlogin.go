@@ -5,11 +5,13 @@ package oauth
 // the URL that needed the login, when that URL is on a configured resource's host.
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -31,10 +33,21 @@ const sessionTouchEvery = time.Minute
 type BrowserSessions struct {
 	f *frontChannel
 	s *Server
+	// unsealed maps the SHA-256 of a cookie value to the session id it carries, so a
+	// browser's every request does not pay for unsealing and gob-decoding its cookie
+	// again; the session record is still read from the store each time, so a sign-out
+	// or a revocation ends it at once. At most maxUnsealed entries, then it starts over.
+	mu       sync.RWMutex
+	unsealed map[[sha256.Size]byte]string
 }
 
+// maxUnsealed bounds BrowserSessions' cache of unsealed cookies.
+const maxUnsealed = 10000
+
 // BrowserSessions returns the session credential kind of /auth.
-func (s *Server) BrowserSessions() *BrowserSessions { return &BrowserSessions{f: s.front, s: s} }
+func (s *Server) BrowserSessions() *BrowserSessions {
+	return &BrowserSessions{f: s.front, s: s, unsealed: map[[sha256.Size]byte]string{}}
+}
 
 // CookieName is the name of the session cookie: "__Host-mcpguard" for an https
 // issuer, "mcpguard_session" over plain http.
@@ -54,15 +67,11 @@ func (b *BrowserSessions) Authenticate(r *auth.Request) (auth.Principal, error) 
 	if err != nil || len(c.Value) > maxCookieLen {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
-	values := map[any]any{}
-	if err := securecookie.DecodeMulti(b.f.cookieName, c.Value, &values, b.f.cookies.Codecs...); err != nil {
+	id := b.sessionID(c.Value)
+	if id == "" {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
-	secret, _ := values[keySession].(string)
-	if secret == "" {
-		return auth.Principal{}, auth.ErrNoCredentials
-	}
-	id, now := hashToken(secret), b.f.now()
+	now := b.f.now()
 	rec, err := b.f.store.GetSession(b.s.flowCtx, id, now)
 	if err == nil && now.Sub(rec.LastUsedAt) >= sessionTouchEvery {
 		rec, err = b.f.store.TouchSession(b.s.flowCtx, id, now, b.f.sessionIdle)
@@ -82,6 +91,34 @@ func (b *BrowserSessions) Authenticate(r *auth.Request) (auth.Principal, error) 
 		Groups:        who.Groups,
 		Source:        auth.SourceSession,
 	}, nil
+}
+
+// sessionID returns the store key of the session the sealed cookie value carries, ""
+// when it carries none or does not unseal.
+func (b *BrowserSessions) sessionID(value string) string {
+	sum := sha256.Sum256([]byte(value))
+	b.mu.RLock()
+	id, ok := b.unsealed[sum]
+	b.mu.RUnlock()
+	if ok {
+		return id
+	}
+	values := map[any]any{}
+	if err := securecookie.DecodeMulti(b.f.cookieName, value, &values, b.f.cookies.Codecs...); err != nil {
+		return ""
+	}
+	secret, _ := values[keySession].(string)
+	if secret == "" {
+		return ""
+	}
+	id = hashToken(secret)
+	b.mu.Lock()
+	if len(b.unsealed) >= maxUnsealed {
+		clear(b.unsealed)
+	}
+	b.unsealed[sum] = id
+	b.mu.Unlock()
+	return id
 }
 
 // returnOrigins are the scheme://host origins of the configured resources: the only

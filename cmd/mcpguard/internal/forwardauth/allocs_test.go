@@ -57,7 +57,7 @@ clients:
 `)
 	h := testServerLog(t, map[string]string{"PROVIDER": "local", "LOCAL_USERS_FILE": users,
 		"POLICY_FILE": pol, "ISSUER_URL": base, "DEV_MODE": "true", "STORE": "memory://", "LOG_LEVEL": "info",
-		"SESSION_SECRET": strings.Repeat("s", 32)}, &syncBuffer{})
+		"SESSION_SECRET": strings.Repeat("s", 32)}, io.Discard)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = ln
