@@ -6,15 +6,22 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/url"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/policy"
 )
 
 // browserOptions fills the session, login and assertion options of /auth. A resource
 // that lists `session` or sets identity_assertion needs mcpguard's authorization
 // server (PROVIDER): without it, the configuration is refused rather than half-working.
-func browserOptions(c config, s *setup, o *forwardauth.Options) error {
+// A resource that lists `session` on another host than the issuer's gets a warning:
+// the __Host- session cookie never reaches it, so its browsers would go round between
+// the login and the application.
+func browserOptions(c config, s *setup, o *forwardauth.Options, log zerolog.Logger) error {
 	for _, r := range s.policy.Resources() {
 		_, asserts := r.AssertionHeader()
 		if s.as != nil || !(asserts || r.ListsCredential(policy.SourceSession)) {
@@ -31,6 +38,17 @@ func browserOptions(c config, s *setup, o *forwardauth.Options) error {
 	}
 	if s.as == nil {
 		return nil
+	}
+	iss, err := url.Parse(c.issuer)
+	if err != nil {
+		return fmt.Errorf("config: ISSUER_URL: %w", err)
+	}
+	issHost, _ := forwarded.CanonicalHost(iss.Host, iss.Scheme)
+	for _, r := range s.policy.Resources() {
+		if r.ListsCredential(policy.SourceSession) && r.Host() != issHost {
+			log.Warn().Str("resource", r.URL()).Str("issuer", c.issuer).
+				Msg("this resource lists session, but the session cookie is the issuer's host's only: serve the application on the issuer's host, or its browsers loop between the login and the application")
+		}
 	}
 	o.Sessions = s.as.BrowserSessions()
 	o.LoginURL = c.issuer + "/login"

@@ -4,6 +4,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestBrowserFeaturesNeedProvider: a resource that lists session or sets
@@ -31,5 +33,31 @@ func TestBrowserFeaturesNeedProvider(t *testing.T) {
 				t.Fatalf("NewHandler = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestSessionResourceOnAnotherHost: a resource that lists session on a host the session
+// cookie never reaches starts, with a warning naming it; one on the issuer's host does not.
+func TestSessionResourceOnAnotherHost(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := writeFile(t, "users.yaml", "users:\n  - email: a@example.com\n    password_hash: \""+string(hash)+"\"\n")
+	pol := writeFile(t, "policy.yaml", `resources:
+  - url: https://auth.example.com/dashboard
+    credentials: [session]
+  - url: https://apps.example.com/grafana
+    credentials: [session]
+`)
+	var logs strings.Builder
+	env := map[string]string{"PROVIDER": "local", "LOCAL_USERS_FILE": users, "POLICY_FILE": pol, "ISSUER_URL": "https://auth.example.com", "STORE": "memory://"}
+	h, err := NewHandler(t.Context(), Options{Getenv: func(k string) string { return env[k] }, Log: &logs})
+	if err != nil {
+		t.Fatalf("NewHandler = %v", err)
+	}
+	h.Close()
+	if n := strings.Count(logs.String(), "lists session, but the session cookie"); n != 1 || !strings.Contains(logs.String(), "https://apps.example.com/grafana") {
+		t.Errorf("%d warnings, want one naming https://apps.example.com/grafana:\n%s", n, logs.String())
 	}
 }

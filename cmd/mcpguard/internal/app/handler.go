@@ -77,7 +77,7 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 		BodyReadTimeout:           t.read,
 		CredentialHint:            credentialHint(c, s),
 	}
-	if err := browserOptions(c, s, &fo); err != nil {
+	if err := browserOptions(c, s, &fo, log); err != nil {
 		s.Close()
 		return nil, err
 	}
