@@ -153,18 +153,8 @@ func TestRequireAssertion(t *testing.T) {
 	defer srv.Close()
 
 	for name, h := range map[string]http.Header{"missing": {}, "forged": {whoami.DefaultAssertionHeader: {tamper(must(iss.now.Assertion(assertedResource, alice)))}}} {
-		req, _ := http.NewRequest("POST", srv.URL+whoami.Path, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
-		req.Host = "mcp.example.com"
-		req.Header = h.Clone()
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("%s assertion: POST /mcp = %d, want 401", name, resp.StatusCode)
+		if got := postInitialize(t, srv.URL, "mcp.example.com", h); got != http.StatusUnauthorized {
+			t.Errorf("%s assertion: POST /mcp = %d, want 401", name, got)
 		}
 	}
 
