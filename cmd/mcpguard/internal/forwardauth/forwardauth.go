@@ -267,12 +267,7 @@ func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	}
 	if credErr != nil {
 		if !errors.Is(credErr, auth.ErrInvalidCredential) && credErr != errUnrecognized {
-			// A store that cannot be reached (a first-seen own token's revocation check)
-			// is an outage, not a failed credential: 503, never 401.
-			v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", credErr
-			if errors.Is(credErr, store.ErrUnavailable) {
-				v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
-			}
+			v.fault(credErr)
 			return
 		}
 		in.CredentialInvalid = true
@@ -295,6 +290,16 @@ func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 		v.status = http.StatusUnauthorized
 	default:
 		v.status = http.StatusForbidden
+	}
+}
+
+// fault makes v the answer to an authenticator's internal error: 500, or 503 when it is
+// a store that cannot be reached (a first-seen own token's revocation check, a browser
+// session's record), an outage rather than a failed credential, never 401.
+func (v *verdict) fault(err error) {
+	v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", err
+	if errors.Is(err, store.ErrUnavailable) {
+		v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
 	"github.com/mcpguard/mcpguard/policy"
-	"github.com/mcpguard/mcpguard/store"
 )
 
 // wantsSession reports whether a decision made without a credential could change with
@@ -38,13 +37,11 @@ func (d *Decider) judgeSession(r *http.Request, v *verdict, in *policy.Input) bo
 	}
 	p, err := d.sessions.Authenticate(&auth.Request{Header: r.Header})
 	switch {
-	case errors.Is(err, auth.ErrNoCredentials):
+	case errors.Is(err, auth.ErrNoCredentials) || errors.Is(err, auth.ErrInvalidCredential):
+		// A cookie that names no live session asks for a login, not for invalid_token.
 		return true
 	case err != nil:
-		v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", err
-		if errors.Is(err, store.ErrUnavailable) {
-			v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
-		}
+		v.fault(err)
 		return false
 	}
 	v.principal, v.authenticated = p, true
