@@ -53,6 +53,8 @@ const (
 	SourceAPIKey = "apikey"
 	SourceProxy  = "proxy"
 	SourceJWT    = "jwt"
+	// SourceSession is a person's browser session at mcpguard's authorization server.
+	SourceSession = "session"
 )
 
 // Principal is an authenticated caller.

@@ -28,34 +28,37 @@ type frontChannel struct {
 	resources []string // Config.Resources; the first is the default
 	// legacyHosts are the MCP origins whose /authorize goes on to the issuer (legacy.go).
 	legacyHosts map[string]bool
-	scopes      scopeSet
-	clients     *registry
-	accounts    *accounts
-	cookies     *sessions.CookieStore          // the browser session
-	cookieName  string                         // "__Host-mcpguard", or "mcpguard_session" over http
-	sessionTTL  time.Duration                  // Config.SessionTTL: a login's longest life
-	sessionIdle time.Duration                  // Config.SessionIdle: a login unused this long ends
-	clientAddr  func(*http.Request) netip.Addr // Config.ClientAddr, for the session's display
-	pages       *template.Template             // the HTML pages
-	onLogin     func(result string)            // Config.OnLogin
+	// returnOrigins are the resources' origins a login may return to (browserlogin.go).
+	returnOrigins map[string]bool
+	scopes        scopeSet
+	clients       *registry
+	accounts      *accounts
+	cookies       *sessions.CookieStore          // the browser session
+	cookieName    string                         // "__Host-mcpguard", or "mcpguard_session" over http
+	sessionTTL    time.Duration                  // Config.SessionTTL: a login's longest life
+	sessionIdle   time.Duration                  // Config.SessionIdle: a login unused this long ends
+	clientAddr    func(*http.Request) netip.Addr // Config.ClientAddr, for the session's display
+	pages         *template.Template             // the HTML pages
+	onLogin       func(result string)            // Config.OnLogin
 }
 
 // newFrontChannel prepares the session keys and the pages.
 func newFrontChannel(c Config, iss issuer, scopes scopeSet, ttl lifetimes, clients *registry, acc *accounts, now func() time.Time) (*frontChannel, error) {
 	f := &frontChannel{
-		iss:         iss,
-		store:       c.Store,
-		now:         now,
-		codeTTL:     ttl.code,
-		resources:   c.Resources,
-		legacyHosts: legacyHosts(iss, c.Resources),
-		scopes:      scopes,
-		clients:     clients,
-		accounts:    acc,
-		onLogin:     c.OnLogin,
-		sessionTTL:  cmp.Or(c.SessionTTL, defaultSessionTTL),
-		sessionIdle: cmp.Or(c.SessionIdle, defaultSessionIdle),
-		clientAddr:  c.ClientAddr,
+		iss:           iss,
+		store:         c.Store,
+		now:           now,
+		codeTTL:       ttl.code,
+		resources:     c.Resources,
+		legacyHosts:   legacyHosts(iss, c.Resources),
+		returnOrigins: returnOrigins(c.Resources),
+		scopes:        scopes,
+		clients:       clients,
+		accounts:      acc,
+		onLogin:       c.OnLogin,
+		sessionTTL:    cmp.Or(c.SessionTTL, defaultSessionTTL),
+		sessionIdle:   cmp.Or(c.SessionIdle, defaultSessionIdle),
+		clientAddr:    c.ClientAddr,
 	}
 	if err := f.initSessions(c.SessionSecret); err != nil {
 		return nil, err

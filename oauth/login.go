@@ -28,10 +28,20 @@ func (f *frontChannel) startLogin(w http.ResponseWriter, r *http.Request, ss *se
 }
 
 // handleLoginPage shows the login form, or starts the upstream login. rd, when a safe
-// local path, is where a login that is not part of an authorization request returns.
+// local path or a URL on a resource's origin (safeReturn), is where a login that is not
+// part of an authorization request returns; a person already signed in goes there at
+// once.
 func (f *frontChannel) handleLoginPage(w http.ResponseWriter, r *http.Request) {
 	ss := f.session(r)
-	if rd, ok := safeReturnPath(r.URL.Query().Get("rd")); ok {
+	if rd, ok := f.safeReturn(r.URL.Query().Get("rd")); ok {
+		if _, signedIn := f.identity(r, ss); signedIn {
+			// Already signed in (the app's host did not get the cookie yet, or the
+			// person came back): straight on.
+			if f.saveOrFail(w, r, ss) {
+				http.Redirect(w, r, rd, http.StatusFound)
+			}
+			return
+		}
 		ss.set(keyReturn, rd)
 	}
 	if f.accounts.upstream != nil {

@@ -101,6 +101,9 @@ func compileResource(i int, rc ResourceConfig) (*Resource, error) {
 	if err := r.parseURL(where, rc.URL); err != nil {
 		return nil, err
 	}
+	if err := compileAssertion(where, r.cfg.IdentityAssertion); err != nil {
+		return nil, err
+	}
 
 	r.hosts = []string{r.host}
 	for _, h := range rc.Hosts {

@@ -125,6 +125,9 @@ type ResourceConfig struct {
 	InsecureAllowPathParameters bool           `json:"insecure_allow_path_parameters,omitempty"`
 	Rules                       []RuleConfig   `json:"rules,omitempty"`
 	Metadata                    map[string]any `json:"metadata,omitempty"` // extra RFC 9728 fields (resource_name, ...); policy only stores it
+	// IdentityAssertion, when set, has every 200 carry a signed identity assertion for
+	// the upstream (see [IdentityAssertionConfig]).
+	IdentityAssertion *IdentityAssertionConfig `json:"identity_assertion,omitempty"`
 }
 
 // Mode says how a resource treats requests without a valid credential, as
@@ -346,6 +349,10 @@ func cloneResourceConfig(c ResourceConfig) ResourceConfig {
 	c.JWTIssuers = cloneStrings(c.JWTIssuers)
 	c.Audiences = cloneStrings(c.Audiences)
 	c.Metadata = maps.Clone(c.Metadata)
+	if c.IdentityAssertion != nil {
+		ia := *c.IdentityAssertion
+		c.IdentityAssertion = &ia
+	}
 	if c.Rules != nil {
 		rules := make([]RuleConfig, len(c.Rules))
 		for i, rc := range c.Rules {

@@ -4,7 +4,11 @@
 //
 //	mcp-server -listen 127.0.0.1:8080 -allowed-hosts mcp.example.com
 //
-// Environment: LISTEN_ADDR and ALLOWED_HOSTS (comma-separated); flags win.
+// Environment: LISTEN_ADDR and ALLOWED_HOSTS (comma-separated); flags win. With
+// ASSERTION_ISSUER (mcpguard's issuer) and ASSERTION_AUDIENCE (this server's resource
+// URL), every MCP request must carry mcpguard's signed identity assertion
+// (identity_assertion in mcpguard's policy file), verified against the issuer's /jwks;
+// ASSERTION_HEADER names its header when it is not X-Mcpguard-Assertion.
 package main
 
 import (
@@ -43,6 +47,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	fs.StringVar(&listen, "listen", listen, "address to listen on, host:port (LISTEN_ADDR)")
 	hosts := fs.String("allowed-hosts", getenv("ALLOWED_HOSTS"), "comma-separated Host names to answer, e.g. the MCP server's public name when a proxy on the same machine fronts it (ALLOWED_HOSTS)")
+	issuer := fs.String("assertion-issuer", getenv("ASSERTION_ISSUER"), "require mcpguard's identity assertion, signed by this issuer (ASSERTION_ISSUER)")
+	audience := fs.String("assertion-audience", getenv("ASSERTION_AUDIENCE"), "this server's resource URL, the assertion's aud (ASSERTION_AUDIENCE)")
+	header := fs.String("assertion-header", getenv("ASSERTION_HEADER"), "the header of the assertion (ASSERTION_HEADER; default X-Mcpguard-Assertion)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,12 +61,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		allowed = append(allowed, h)
 	}
 
+	o := whoami.Options{AllowedHosts: allowed}
+	if *issuer != "" || *audience != "" {
+		v, err := whoami.NewAssertionVerifier(ctx, whoami.AssertionOptions{Issuer: *issuer, Audience: *audience, Header: *header})
+		if err != nil {
+			return err
+		}
+		o.Assertions = v
+	}
+
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           whoami.Handler(whoami.Options{AllowedHosts: allowed}),
+		Handler:           whoami.Handler(o),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}

@@ -32,19 +32,23 @@ type Identity struct {
 	// Authorization reports whether an Authorization header reached the server. Its
 	// value is never returned: behind mcpguard the client's token must not get here.
 	Authorization bool `json:"authorization_present" jsonschema:"whether an Authorization header reached the MCP server (its value is never shown)"`
+	// VerifiedSubject is the subject of mcpguard's signed identity assertion, when the
+	// server verifies one (Options.Assertions).
+	VerifiedSubject string `json:"verified_subject,omitempty" jsonschema:"the sub of mcpguard's verified identity assertion, when the server requires one"`
 }
 
 // FromHeader reads the identity headers of h.
 func FromHeader(h http.Header) Identity {
 	get := func(name string) string { return strings.Join(h.Values(name), "; ") }
 	return Identity{
-		User:          get("X-Forwarded-User"),
-		Email:         get("X-Forwarded-Email"),
-		Groups:        get("X-Forwarded-Groups"),
-		Scopes:        get("X-Forwarded-Scopes"),
-		AuthSource:    get("X-Auth-Source"),
-		ClientID:      get("X-Auth-Client-Id"),
-		Authorization: len(h.Values("Authorization")) > 0,
+		User:            get("X-Forwarded-User"),
+		Email:           get("X-Forwarded-Email"),
+		Groups:          get("X-Forwarded-Groups"),
+		Scopes:          get("X-Forwarded-Scopes"),
+		AuthSource:      get("X-Auth-Source"),
+		ClientID:        get("X-Auth-Client-Id"),
+		Authorization:   len(h.Values("Authorization")) > 0,
+		VerifiedSubject: h.Get(VerifiedSubjectHeader),
 	}
 }
 
@@ -84,6 +88,9 @@ type Options struct {
 	// protection, which refuses every non-localhost Host on a loopback connection, is
 	// then replaced by this list.
 	AllowedHosts []string
+	// Assertions, when set, makes the MCP endpoint require mcpguard's signed identity
+	// assertion: a request without a valid one gets 401.
+	Assertions *AssertionVerifier
 }
 
 // Handler serves the MCP endpoint at Path and a liveness check at /healthz.
@@ -93,6 +100,9 @@ func Handler(o Options) http.Handler {
 		func(*http.Request) *mcp.Server { return server },
 		&mcp.StreamableHTTPOptions{DisableLocalhostProtection: len(o.AllowedHosts) > 0},
 	)
+	if o.Assertions != nil {
+		mcpHandler = RequireAssertion(o.Assertions, mcpHandler)
+	}
 	if len(o.AllowedHosts) > 0 {
 		mcpHandler = allowHosts(o.AllowedHosts, mcpHandler)
 	}

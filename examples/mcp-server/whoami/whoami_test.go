@@ -144,21 +144,8 @@ func TestHostChecks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(whoami.Handler(whoami.Options{AllowedHosts: tt.allowed}))
 			defer srv.Close()
-			body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
-			req, err := http.NewRequest(http.MethodPost, srv.URL+whoami.Path, strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			req.Host = tt.host
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Accept", "application/json, text/event-stream")
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != tt.want {
-				t.Errorf("POST %s with Host %q = %d, want %d", whoami.Path, tt.host, resp.StatusCode, tt.want)
+			if got := postInitialize(t, srv.URL, tt.host, nil); got != tt.want {
+				t.Errorf("POST %s with Host %q = %d, want %d", whoami.Path, tt.host, got, tt.want)
 			}
 		})
 	}
@@ -195,4 +182,27 @@ func TestCORSPreflight(t *testing.T) {
 	if w.Header().Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("non-CORS OPTIONS got CORS headers: %v", w.Header())
 	}
+}
+
+// postInitialize POSTs an MCP initialize request with host as Host and the fields of h
+// to the server at base, and returns the status.
+func postInitialize(t *testing.T, base, host string, h http.Header) int {
+	t.Helper()
+	body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`
+	req, err := http.NewRequest(http.MethodPost, base+whoami.Path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	for name, values := range h {
+		req.Header[name] = values
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

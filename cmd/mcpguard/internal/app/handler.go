@@ -68,7 +68,7 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 			return s.as.Ready(rctx)
 		})
 	}
-	d := forwardauth.New(forwardauth.Options{
+	fo := forwardauth.Options{
 		Policy:                    s.policy,
 		Authenticators:            s.authenticators,
 		TrustedProxies:            c.trustedProxies,
@@ -76,7 +76,12 @@ func NewHandler(ctx context.Context, o Options) (*Handler, error) {
 		Log:                       log,
 		BodyReadTimeout:           t.read,
 		CredentialHint:            credentialHint(c, s),
-	})
+	}
+	if err := browserOptions(c, s, &fo, log); err != nil {
+		s.Close()
+		return nil, err
+	}
+	d := forwardauth.New(fo)
 	m.registry.MustRegister(d.Collectors()...)
 	rt := newRouter(log, deadlines{read: t.read, write: t.write})
 	addRoutes(rt, d, s.meta, s.as, ready, m, c.ProtectedPath)

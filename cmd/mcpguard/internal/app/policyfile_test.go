@@ -31,6 +31,10 @@ var policyFileTests = []struct {
 scope_implications:
   mcp:write: [mcp:read]
 `, ""},
+	{"browser app with an identity assertion", "resources:\n  - url: https://apps.example.com/grafana\n    credentials: [session]\n    identity_assertion: {header: X-Identity}\n", ""},
+	{"identity assertion, default header", "resources:\n  - url: https://a.example/mcp\n    identity_assertion: {}\n", ""},
+	{"misspelled identity_assertion field", "resources:\n  - url: https://a.example/mcp\n    identity_assertion: {headr: X-Identity}\n", "headr"},
+	{"identity_assertion not an object", "resources:\n  - url: https://a.example/mcp\n    identity_assertion: X-Identity\n", "policy file"},
 	{"unknown top-level field", "resources:\n  - url: https://a.example/mcp\nresourcez: []\n", "resourcez"},
 	{"unknown resource field", "resources:\n  - url: https://a.example/mcp\n    required_scope: [x]\n", "required_scope"},
 	{"misspelled rule field", "resources:\n  - url: https://a.example/mcp\n    rules:\n      - tool: [x]\n", "tool"},

@@ -17,6 +17,7 @@ var nginxVerbatim = map[string]string{
 	"mcp.conf":              "conf.d/mcp.conf",
 	"mcpguard-auth.conf":    "snippets/mcpguard-auth.conf",
 	"mcpguard-protect.conf": "snippets/mcpguard-protect.conf",
+	"mcpguard-browser.conf": "snippets/mcpguard-browser.conf",
 }
 
 // nginxSiteFiles renders the two site-specific files of deploy/nginx (the ones users
@@ -37,6 +38,13 @@ func nginxSiteFiles(guard, mcp string, port int) map[string]string {
 // at guard and the upstream up.
 func startNginx(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
+	return startNginxWith(t, guard, up, nil)
+}
+
+// startNginxWith is startNginx with edit applied to the files (named as under
+// /etc/nginx) before nginx reads them.
+func startNginxWith(t *testing.T, guard string, up *mcpUpstream, edit func(files map[string]string)) edgeProxy {
+	t.Helper()
 	bin := findBinary(t, "nginx", "apt-get install -y nginx-light")
 	src := filepath.Join(repoRoot(t), "deploy", "nginx")
 	verbatim := map[string]string{}
@@ -52,6 +60,9 @@ func startNginx(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 		files := nginxSiteFiles(guard, up.addr, port)
 		maps.Copy(files, verbatim)
 		files["nginx.conf"] = nginxMainConf()
+		if edit != nil {
+			edit(files)
+		}
 		for name, content := range files {
 			p := filepath.Join(dir, name)
 			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

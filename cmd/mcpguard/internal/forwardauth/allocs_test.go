@@ -23,17 +23,24 @@ var (
 	flowRequest = regexp.MustCompile(`name="request" value="([^"]+)"`)
 )
 
-// ownTokenServer starts mcpguard's handler with the local provider and the resources
-// of extra (policy file YAML list items) after https://mcp.example.com/mcp, walks the
-// authorization code flow of a pre-registered client through it for resource, and
-// returns the handler and the access token it minted.
-func ownTokenServer(t testing.TB, resource, extra string) (http.Handler, string) {
+// flowServer is mcpguard's handler with the local provider, served on a loopback
+// port, and a browser (a client with a cookie jar that does not follow redirects).
+type flowServer struct {
+	t    testing.TB
+	h    http.Handler
+	base string
+	c    *http.Client
+}
+
+// startFlowServer starts mcpguard's handler with the local provider and the resources
+// of extra (policy file YAML list items) after https://mcp.example.com/mcp.
+func startFlowServer(t testing.TB, extra string) *flowServer {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("demo-password"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := writeFile(t, "users.yaml", "users:\n  - email: demo@example.com\n    password_hash: \""+string(hash)+"\"\n")
+	users := writeFile(t, "users.yaml", "users:\n  - email: demo@example.com\n    password_hash: \""+string(hash)+"\"\n    groups: [eng, ops]\n")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +57,7 @@ clients:
 `)
 	h := testServerLog(t, map[string]string{"PROVIDER": "local", "LOCAL_USERS_FILE": users,
 		"POLICY_FILE": pol, "ISSUER_URL": base, "DEV_MODE": "true", "STORE": "memory://", "LOG_LEVEL": "info",
-		"SESSION_SECRET": strings.Repeat("s", 32)}, &syncBuffer{})
+		"SESSION_SECRET": strings.Repeat("s", 32)}, io.Discard)
 	srv := httptest.NewUnstartedServer(h)
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -58,25 +65,47 @@ clients:
 	t.Cleanup(srv.Close)
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	body := func(resp *http.Response) string {
-		defer resp.Body.Close()
-		var sb strings.Builder
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			sb.Write(buf[:n])
-			if err != nil {
-				return sb.String()
-			}
-		}
+	return &flowServer{t: t, h: h, base: base, c: c}
+}
+
+// body reads and closes resp's body.
+func (f *flowServer) body(resp *http.Response) string {
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// field returns the hidden form field re matches in page.
+func (f *flowServer) field(re *regexp.Regexp, page string) string {
+	f.t.Helper()
+	m := re.FindStringSubmatch(page)
+	if m == nil {
+		f.t.Fatalf("no %s in %s", re, page)
 	}
-	field := func(re *regexp.Regexp, page string) string {
-		m := re.FindStringSubmatch(page)
-		if m == nil {
-			t.Fatalf("no %s in %s", re, page)
-		}
-		return m[1]
-	}
+	return m[1]
+}
+
+// login signs the browser in through GET /login?rd= and the form; it returns the
+// answer to the form.
+func (f *flowServer) login(rd string) *http.Response {
+	f.t.Helper()
+	page := f.body(must(f.t)(f.c.Get(f.base + "/login?rd=" + url.QueryEscape(rd))))
+	return must(f.t)(f.c.PostForm(f.base+"/login", url.Values{"csrf": {f.field(flowCSRF, page)}, "email": {"demo@example.com"}, "password": {"demo-password"}}))
+}
+
+// ownTokenServer starts a flowServer with extra, walks the authorization code flow of a
+// pre-registered client through it for resource, and returns the handler and the
+// access token it minted.
+func ownTokenServer(t testing.TB, resource, extra string) (http.Handler, string) {
+	t.Helper()
+	f := startFlowServer(t, extra)
+	return f.h, f.token(resource)
+}
+
+// token walks the authorization code flow for resource and returns the access token.
+func (f *flowServer) token(resource string) string {
+	t, base, c := f.t, f.base, f.c
+	t.Helper()
 	q := url.Values{"response_type": {"code"}, "client_id": {"quickstart"}, "redirect_uri": {"http://127.0.0.1:8976/callback"},
 		"scope": {"mcp:read"}, "state": {"xyz"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
 		"code_challenge_method": {"S256"}, "resource": {resource}}
@@ -90,12 +119,12 @@ clients:
 			t.Fatalf("flow stuck at %q (status %d)", loc, resp.StatusCode)
 		}
 		u, _ := url.Parse(loc)
-		page := body(must(t)(c.Get(base + u.Path)))
+		page := f.body(must(t)(c.Get(base + u.Path)))
 		switch u.Path {
 		case "/login":
-			resp = must(t)(c.PostForm(base+"/login", url.Values{"csrf": {field(flowCSRF, page)}, "email": {"demo@example.com"}, "password": {"demo-password"}}))
+			resp = must(t)(c.PostForm(base+"/login", url.Values{"csrf": {f.field(flowCSRF, page)}, "email": {"demo@example.com"}, "password": {"demo-password"}}))
 		case "/consent":
-			resp = must(t)(c.PostForm(base+"/consent", url.Values{"csrf": {field(flowCSRF, page)}, "request": {field(flowRequest, page)}, "action": {"approve"}}))
+			resp = must(t)(c.PostForm(base+"/consent", url.Values{"csrf": {f.field(flowCSRF, page)}, "request": {f.field(flowRequest, page)}, "action": {"approve"}}))
 		}
 		loc = resp.Header.Get("Location")
 	}
@@ -105,10 +134,10 @@ clients:
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if err := json.Unmarshal([]byte(body(resp)), &tok); err != nil || tok.AccessToken == "" {
+	if err := json.Unmarshal([]byte(f.body(resp)), &tok); err != nil || tok.AccessToken == "" {
 		t.Fatalf("token answer: %v", err)
 	}
-	return h, tok.AccessToken
+	return tok.AccessToken
 }
 
 func must(t testing.TB) func(*http.Response, error) *http.Response {

@@ -47,6 +47,9 @@ func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 			authz = r.Header.Get("X-Upstream-Authorization")
 		}
 		h["Authorization"] = headerValue(authz)
+		if v.assertHeader != "" {
+			h[v.assertHeader] = headerValue(v.assertion)
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -61,6 +64,11 @@ func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 		h["Www-Authenticate"] = den.challenge
 	}
 	body := den.body
+	if v.status == http.StatusUnauthorized {
+		if loc := d.loginLocation(r, v); loc != "" {
+			h["Location"] = []string{loc}
+		}
+	}
 	h["Content-Type"] = jsonValue
 	if v.status == http.StatusServiceUnavailable {
 		h["Retry-After"] = retryAfterValue // the store is expected back soon

@@ -79,3 +79,26 @@ func BenchmarkAuthJWTCached(b *testing.B) {
 	}
 	benchAuth(b, h, r, 200)
 }
+
+// BenchmarkAuthOwnToken is one of mcpguard's own access tokens, cached, on a resource
+// without identity_assertion: the baseline of BenchmarkAuthOwnTokenAssertion.
+func BenchmarkAuthOwnToken(b *testing.B) {
+	f := startFlowServer(b, browserPolicy)
+	benchAuth(b, f.h, fwd("POST", "/mcp", "Authorization", "Bearer "+f.token("https://mcp.example.com/mcp")), 200)
+}
+
+// BenchmarkAuthOwnTokenAssertion is BenchmarkAuthOwnToken on a resource with
+// identity_assertion: the signed assertion comes from the cache.
+func BenchmarkAuthOwnTokenAssertion(b *testing.B) {
+	f := startFlowServer(b, browserPolicy)
+	benchAuth(b, f.h, fwd("POST", "/signed", "Authorization", "Bearer "+f.token("https://mcp.example.com/signed")), 200)
+}
+
+// BenchmarkAuthSession is a browser session cookie on a resource that lists session:
+// the cookie unsealed and the session read from the (memory) store on every request,
+// its idle expiry written at most once a minute.
+func BenchmarkAuthSession(b *testing.B) {
+	f := startFlowServer(b, browserPolicy)
+	f.login("/")
+	benchAuth(b, f.h, fwd("GET", "/app/dash", "Accept", browserAccept, "Cookie", f.sessionCookie()), 200)
+}

@@ -74,6 +74,16 @@ type Options struct {
 	// authorization server runs, so a client (and the person reading its error) learns
 	// which header takes the API key instead of looking for an OAuth flow.
 	CredentialHint string
+	// Sessions, when set, is the session credential kind (mcpguard's browser session
+	// cookie), tried only for resources that list `session` and only when the request
+	// has no other credential.
+	Sessions Authenticator
+	// LoginURL, when set, is the login page (<issuer>/login) a 401 sends a browser to,
+	// as Location with the original URL as rd, on resources that list `session`.
+	LoginURL string
+	// Assertions signs the identity assertion of resources that set identity_assertion;
+	// without it their header is sent empty.
+	Assertions Asserter
 }
 
 // Decider is what /auth needs to judge a request. Its caches are bounded by the
@@ -89,6 +99,9 @@ type Decider struct {
 	bodyReadTimeout           time.Duration
 	now                       func() time.Time
 	credentialHint            string
+	sessions                  Authenticator
+	loginURL                  string
+	assertions                Asserter
 	// needClient is set when an authenticator reads the client address (proxy identity).
 	needClient bool
 	// denials caches rendered denials by denialKey; the keys are bounded by the
@@ -125,6 +138,9 @@ func New(o Options) *Decider {
 		bodyReadTimeout: o.BodyReadTimeout,
 		now:             o.Now,
 		credentialHint:  o.CredentialHint,
+		sessions:        o.Sessions,
+		loginURL:        o.LoginURL,
+		assertions:      o.Assertions,
 		needClient:      needsClientAddr(o.Authenticators),
 	}
 	if d.bodyReadTimeout <= 0 {
@@ -154,7 +170,11 @@ type verdict struct {
 	authenticated bool
 	decision      policy.Decision
 	orig          forwarded.Original
-	cause         error // internal cause, logged, never sent
+	envoyPath     string // the original path of the Envoy dialect, for a login's rd
+	// assertHeader is the header of the resource's identity assertion ("" when it asks
+	// for none), assertion its value.
+	assertHeader, assertion string
+	cause                   error // internal cause, logged, never sent
 }
 
 // Handler answers forwardAuth, auth_request, forward_auth and ext_authz subrequests at
@@ -179,7 +199,7 @@ func (d *Decider) Handler(prefix string, envoy bool) http.Handler {
 				envoyPath += "?" + r.URL.RawQuery
 			}
 		}
-		var v verdict
+		v := verdict{envoyPath: envoyPath}
 		d.judge(r, envoyPath, &v)
 		d.write(w, r, &v)
 		d.record(r, &v, d.now().Sub(start))
@@ -247,42 +267,55 @@ func (d *Decider) judge(r *http.Request, envoyPath string, v *verdict) {
 	}
 	if credErr != nil {
 		if !errors.Is(credErr, auth.ErrInvalidCredential) && credErr != errUnrecognized {
-			// A store that cannot be reached (a first-seen own token's revocation check)
-			// is an outage, not a failed credential: 503, never 401.
-			v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", credErr
-			if errors.Is(credErr, store.ErrUnavailable) {
-				v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
-			}
+			v.fault(credErr)
 			return
 		}
 		in.CredentialInvalid = true
 	}
 	var id policy.Identity
 	if v.authenticated {
-		p := &v.principal
-		id = policy.Identity{
-			Subject:       p.Subject,
-			Email:         p.Email,
-			EmailVerified: p.EmailVerified,
-			Groups:        p.Groups,
-			Scopes:        p.Scopes,
-			AllScopes:     p.AllScopes,
-			Source:        policy.Source(p.Source),
-			ClientID:      p.ClientID,
-			Issuer:        p.Issuer,
-			Audiences:     p.Audiences,
-		}
+		id = identityOf(&v.principal)
 		in.Identity = &id
 	}
 	v.decision = d.policy.Decide(in)
 	v.reason, v.cause = string(v.decision.Reason), credErr
+	if d.sessions != nil && !v.authenticated && credErr == nil && wantsSession(v.decision) && !d.judgeSession(r, v, &in) {
+		return
+	}
 	switch v.decision.Result {
 	case policy.Allow:
 		v.status = http.StatusOK
+		d.assert(v)
 	case policy.Challenge:
 		v.status = http.StatusUnauthorized
 	default:
 		v.status = http.StatusForbidden
+	}
+}
+
+// fault makes v the answer to an authenticator's internal error: 500, or 503 when it is
+// a store that cannot be reached (a first-seen own token's revocation check, a browser
+// session's record), an outage rather than a failed credential, never 401.
+func (v *verdict) fault(err error) {
+	v.status, v.reason, v.cause = http.StatusInternalServerError, "internal_error", err
+	if errors.Is(err, store.ErrUnavailable) {
+		v.status, v.reason = http.StatusServiceUnavailable, "store_unavailable"
+	}
+}
+
+// identityOf is what policy needs to know of p.
+func identityOf(p *auth.Principal) policy.Identity {
+	return policy.Identity{
+		Subject:       p.Subject,
+		Email:         p.Email,
+		EmailVerified: p.EmailVerified,
+		Groups:        p.Groups,
+		Scopes:        p.Scopes,
+		AllScopes:     p.AllScopes,
+		Source:        policy.Source(p.Source),
+		ClientID:      p.ClientID,
+		Issuer:        p.Issuer,
+		Audiences:     p.Audiences,
 	}
 }
 
