@@ -95,15 +95,19 @@ type RevocationChecker interface {
 	// SubjectRevokedAt returns when every token of subject issued at or before it was
 	// revoked (a person offboarded), or the zero time.
 	SubjectRevokedAt(ctx context.Context, subject string) (time.Time, error)
+	// ClientRevokedAt returns when every token issued to the client clientID at or
+	// before it was revoked (the client revoked), or the zero time.
+	ClientRevokedAt(ctx context.Context, clientID string) (time.Time, error)
 }
 
 // Denylist holds the revocations this process made, so that they take effect at once
 // for tokens already verified and cached. OwnTokens asks it on every use of a token,
 // cached or not: Denied must be cheap and safe for concurrent use.
 type Denylist interface {
-	// Denied reports whether the token jti of family, issued to subject at issued, was
-	// revoked: by its jti, its family, or its subject's revocation at or after issued.
-	Denied(jti, family, subject string, issued, now time.Time) bool
+	// Denied reports whether the token jti of family, issued to subject through client
+	// at issued, was revoked: by its jti, its family, or a revocation of its subject or
+	// its client at or after issued.
+	Denied(jti, family, subject, client string, issued, now time.Time) bool
 }
 
 // OwnTokensConfig configures OwnTokens.
@@ -273,7 +277,7 @@ func ownTokenDigest(token string) [sha256.Size]byte {
 // dropped and reported as a miss.
 func (v *OwnTokens) cached(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
 	e, ok := v.cache.Get(sum, func(e *ownEntry) bool {
-		return now.Before(e.exp) && !v.denied(e.jti, e.family, e.subject, e.iat, now)
+		return now.Before(e.exp) && !v.denied(e.jti, e.family, e.subject, e.p.ClientID, e.iat, now)
 	})
 	return e.p, ok
 }
@@ -286,8 +290,8 @@ func (v *OwnTokens) Forget() {
 }
 
 // denied asks the Denylist, when there is one.
-func (v *OwnTokens) denied(jti, family, subject string, iat, now time.Time) bool {
-	return v.deny != nil && v.deny.Denied(jti, family, subject, iat, now)
+func (v *OwnTokens) denied(jti, family, subject, client string, iat, now time.Time) bool {
+	return v.deny != nil && v.deny.Denied(jti, family, subject, client, iat, now)
 }
 
 // verify verifies a token that is not in the cache, whose digest is sum, asks about
@@ -298,7 +302,7 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 		return Principal{}, err
 	}
 	iat := time.Unix(c.IssuedAt, 0)
-	if v.denied(c.JTI, c.Family, c.Subject, iat, now) {
+	if v.denied(c.JTI, c.Family, c.Subject, c.ClientID, iat, now) {
 		return Principal{}, errOwnRevoked
 	}
 	revoked, err := v.revocations.AccessTokenRevoked(ctx, c.JTI)
@@ -308,6 +312,11 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 	if err == nil && !revoked {
 		var at time.Time
 		at, err = v.revocations.SubjectRevokedAt(ctx, c.Subject)
+		revoked = !at.IsZero() && !iat.After(at)
+	}
+	if err == nil && !revoked {
+		var at time.Time
+		at, err = v.revocations.ClientRevokedAt(ctx, c.ClientID)
 		revoked = !at.IsZero() && !iat.After(at)
 	}
 	if err != nil {

@@ -36,6 +36,10 @@ func (noRevocations) SubjectRevokedAt(context.Context, string) (time.Time, error
 	return time.Time{}, nil
 }
 
+func (noRevocations) ClientRevokedAt(context.Context, string) (time.Time, error) {
+	return time.Time{}, nil
+}
+
 func ExampleOwnTokens() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	v, err := auth.NewOwnTokens(context.Background(), auth.OwnTokensConfig{

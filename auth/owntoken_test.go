@@ -63,7 +63,7 @@ func (k *ownKeys) store(kid string, pub any) {
 type ownRevocations struct {
 	mu                           sync.Mutex
 	jtis, families               map[string]bool
-	subjects                     map[string]time.Time
+	subjects, clients            map[string]time.Time
 	fail                         error
 	jtiCalls, famCalls, subCalls atomic.Int64
 }
@@ -89,18 +89,25 @@ func (r *ownRevocations) SubjectRevokedAt(_ context.Context, subject string) (ti
 	return r.subjects[subject], r.fail
 }
 
+func (r *ownRevocations) ClientRevokedAt(_ context.Context, client string) (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clients[client], r.fail
+}
+
 // ownDenylist is a Denylist.
 type ownDenylist struct {
 	mu             sync.RWMutex
 	jtis, families map[string]bool
-	subjects       map[string]time.Time
+	subjects, clients map[string]time.Time
 }
 
-func (d *ownDenylist) Denied(jti, family, subject string, issued, _ time.Time) bool {
+func (d *ownDenylist) Denied(jti, family, subject, client string, issued, _ time.Time) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	at, ok := d.subjects[subject]
-	return d.jtis[jti] || d.families[family] || (ok && !issued.After(at))
+	cat, cok := d.clients[client]
+	return d.jtis[jti] || d.families[family] || (ok && !issued.After(at)) || (cok && !issued.After(cat))
 }
 
 func (d *ownDenylist) deny(jti, family string) {
@@ -148,8 +155,8 @@ func newOwnEnv(tb testing.TB) *ownEnv {
 	e := &ownEnv{
 		key:   key,
 		keys:  &ownKeys{},
-		revs:  &ownRevocations{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}},
-		deny:  &ownDenylist{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}},
+		revs:  &ownRevocations{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}, clients: map[string]time.Time{}},
+		deny:  &ownDenylist{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}, clients: map[string]time.Time{}},
 		clock: &fakeOwnClock{t: time.Now().Truncate(time.Second)},
 	}
 	e.keys.store(ownKID, key.Public())
@@ -316,20 +323,24 @@ func TestOwnTokensRevoked(t *testing.T) {
 	}
 }
 
-// TestOwnTokensSubjectRevoked: a person revoked at or after a token's iat makes it
-// invalid, in the store (first use) or on the denylist (cached); a token issued after
-// the revocation, or another person's, still verifies.
+// TestOwnTokensSubjectRevoked: a person or a client revoked at or after a token's iat
+// makes it invalid, in the store (first use) or on the denylist (cached); a token
+// issued after the revocation, or another person's or client's, still verifies.
 func TestOwnTokensSubjectRevoked(t *testing.T) {
+	const client = "https://client.example.com/metadata.json"
 	tests := []struct {
-		name    string
-		subject string
-		at      time.Duration // the revocation, from the token's iat
-		denied  bool
+		name            string
+		subject, client string
+		at              time.Duration // the revocation, from the token's iat
+		denied          bool
 	}{
-		{"revoked after iat", "alice@example.com", time.Minute, true},
-		{"revoked in iat's second", "alice@example.com", 0, true},
-		{"revoked before iat", "alice@example.com", -time.Second, false},
-		{"another subject", "bob@example.com", time.Minute, false},
+		{"revoked after iat", "alice@example.com", "", time.Minute, true},
+		{"revoked in iat's second", "alice@example.com", "", 0, true},
+		{"revoked before iat", "alice@example.com", "", -time.Second, false},
+		{"another subject", "bob@example.com", "", time.Minute, false},
+		{"client revoked after iat", "", client, time.Minute, true},
+		{"client revoked before iat", "", client, -time.Second, false},
+		{"another client", "", "other", time.Minute, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,16 +348,20 @@ func TestOwnTokensSubjectRevoked(t *testing.T) {
 				e := newOwnEnv(t)
 				h := ownBearer(ownSign(t, e.key, ownHeader(), e.claims()))
 				at := e.clock.Now().Add(tt.at)
-				if where == "store" {
-					e.revs.subjects[tt.subject] = at
-				} else {
+				subjects, clients := e.revs.subjects, e.revs.clients
+				if where == "denylist" {
 					if _, err := e.v.Authenticate(&Request{Header: h}); err != nil {
 						t.Fatal(err)
 					}
-					e.deny.mu.Lock()
-					e.deny.subjects[tt.subject] = at
-					e.deny.mu.Unlock()
+					subjects, clients = e.deny.subjects, e.deny.clients
 				}
+				e.deny.mu.Lock()
+				if tt.subject != "" {
+					subjects[tt.subject] = at
+				} else {
+					clients[tt.client] = at
+				}
+				e.deny.mu.Unlock()
 				_, err := e.v.Authenticate(&Request{Header: h})
 				if got := errors.Is(err, ErrInvalidCredential); got != tt.denied || (!tt.denied && err != nil) {
 					t.Errorf("%s: Authenticate = %v, want denied %v", where, err, tt.denied)
