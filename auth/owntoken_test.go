@@ -97,8 +97,8 @@ func (r *ownRevocations) ClientRevokedAt(_ context.Context, client string) (time
 
 // ownDenylist is a Denylist.
 type ownDenylist struct {
-	mu             sync.RWMutex
-	jtis, families map[string]bool
+	mu                sync.RWMutex
+	jtis, families    map[string]bool
 	subjects, clients map[string]time.Time
 }
 

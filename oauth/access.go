@@ -53,8 +53,8 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (auth.Prin
 // Entries end when no token they cover can still be valid.
 type denylist struct {
 	mu       sync.RWMutex
-	jtis     map[string]time.Time        // jti -> the token's exp
-	families map[string]time.Time        // family -> when its last access token expires
+	jtis     map[string]time.Time         // jti -> the token's exp
+	families map[string]time.Time         // family -> when its last access token expires
 	subjects map[string]subjectRevocation // subject -> when it was revoked
 	clients  map[string]subjectRevocation // client id -> when it was revoked
 }

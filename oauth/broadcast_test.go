@@ -72,7 +72,7 @@ func TestRevocationsFromOtherReplicas(t *testing.T) {
 	refusedWithin("a person revoked on another replica", tok)
 	e.clock.Advance(2 * time.Second)
 
-		tok = e.tokens().str("access_token")
+	tok = e.tokens().str("access_token")
 	if _, err := e.verify(tok); err != nil {
 		t.Fatalf("verify(second token) = %v", err)
 	}
