@@ -68,8 +68,8 @@ func newTestAPI(t testing.TB) (http.Handler, store.Store, *bytes.Buffer, Config)
 	as, err := oauth.New(ctx, oauth.Config{
 		Issuer: "https://auth.example.com", Store: st, Resources: []string{"https://mcp.example.com/mcp"},
 		AllowedScopes: []string{"mcp:read"}, Now: func() time.Time { return testNow },
-		Clients:       []oauth.StaticClient{{ID: "cli", Name: "Test CLI", RedirectURIs: []string{"http://127.0.0.1/callback"}}},
-		Provider:      "local", LocalUsers: []oauth.LocalUser{{Email: "alice@example.com", PasswordHash: string(hash)}},
+		Clients:  []oauth.StaticClient{{ID: "cli", Name: "Test CLI", RedirectURIs: []string{"http://127.0.0.1/callback"}}},
+		Provider: "local", LocalUsers: []oauth.LocalUser{{Email: "alice@example.com", PasswordHash: string(hash)}},
 		SessionSecret: []byte("0123456789abcdef0123456789abcdef-session"),
 	})
 	if err != nil {
