@@ -175,7 +175,9 @@ func (s *Server) revokeFamilies(ctx context.Context, grants []store.Grant, now t
 
 // Clients returns every client mcpguard knows: the configured ones (in id order), the
 // registered ones the store holds (oldest first), and the CIMD clients that hold a
-// grant (by id), each with its Kind.
+// grant (by id; created at their first grant, last used at their last refresh), each
+// with its Kind. CIMD clients are not kept in the store, so one without a grant is
+// not listed.
 func (s *Server) Clients(ctx context.Context) ([]store.Client, error) {
 	registered, err := s.cfg.Store.ListClients(ctx)
 	if err != nil {
@@ -199,9 +201,16 @@ func (s *Server) Clients(ctx context.Context) ([]store.Client, error) {
 		}
 	}
 	var cimd []store.Client
-	for _, g := range grants {
+	at := map[string]int{} // index in cimd
+	for _, g := range grants { // oldest GrantedAt first
+		if i, ok := at[g.ClientID]; ok {
+			if g.LastUsedAt.After(cimd[i].LastUsedAt) {
+				cimd[i].LastUsedAt = g.LastUsedAt
+			}
+			continue
+		}
 		if !seen[g.ClientID] {
-			seen[g.ClientID] = true
+			at[g.ClientID] = len(cimd)
 			cimd = append(cimd, store.Client{ID: g.ClientID, Kind: kindCIMD, CreatedAt: g.GrantedAt, LastUsedAt: g.LastUsedAt})
 		}
 	}
