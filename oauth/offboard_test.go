@@ -152,4 +152,24 @@ func TestRevokeClient(t *testing.T) {
 	if _, _, err := e.as.RevokeClient(ctx, dcr.ID); !errors.Is(err, ErrNoClient) {
 		t.Errorf("RevokeClient(deleted) = %v, want ErrNoClient", err)
 	}
+
+	// A CIMD client is listed by its grants, and revoked without a registration to delete.
+	const cimd = "https://app.example.com/client.json"
+	for i, sub := range []string{"bob", "carol"} {
+		if err := e.st.CreateRefreshToken(ctx, store.RefreshToken{TokenHash: hashToken(sub), FamilyID: "fc-" + sub, ClientID: cimd,
+			Identity: store.Identity{Subject: sub}, IssuedAt: now.Add(time.Duration(i) * time.Minute), ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := e.as.Clients(ctx)
+	if last := cs[len(cs)-1]; err != nil || last.ID != cimd || last.Kind != kindCIMD || !last.CreatedAt.Equal(now) || !last.LastUsedAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("Clients = %+v, %v; want the CIMD client last, created at its first grant, used at its last", cs, err)
+	}
+	kind, n, err = e.as.RevokeClient(ctx, cimd)
+	if err != nil || kind != kindCIMD || n != (Revoked{Grants: 2, Tokens: true}) {
+		t.Errorf("RevokeClient(cimd) = %q, %+v, %v; want cimd, 2 grants, tokens", kind, n, err)
+	}
+	if _, _, err := e.as.RevokeClient(ctx, "no-such-client"); !errors.Is(err, ErrNoClient) {
+		t.Errorf("RevokeClient(unknown) = %v, want ErrNoClient", err)
+	}
 }
