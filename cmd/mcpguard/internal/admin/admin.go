@@ -155,10 +155,44 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// readID reads the body {"id": ID} of a revoke action; on failure it has answered.
+func readID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var req RevokeRequest
+	if !readJSON(w, r, &req) {
+		return "", false
+	}
+	if req.ID == "" {
+		writeError(w, http.StatusBadRequest, "id is required")
+		return "", false
+	}
+	return req.ID, true
+}
+
+// failed answers err, when there is one: 404 with notFoundMsg when it is notFound,
+// otherwise 503 (the store failed; the log gets the cause). It reports whether it
+// answered.
+func failed(c Config, w http.ResponseWriter, err, notFound error, notFoundMsg string) bool {
+	switch {
+	case err == nil:
+		return false
+	case notFound != nil && errors.Is(err, notFound):
+		writeError(w, http.StatusNotFound, notFoundMsg)
+	default:
+		storeFailed(c, w, "revoke", err)
+	}
+	return true
+}
+
 // storeFailed answers 503 for a failure of the store, which the log gets.
 func storeFailed(c Config, w http.ResponseWriter, what string, err error) {
 	c.Log.Error().Err(err).Msg("admin: " + what)
 	writeError(w, http.StatusServiceUnavailable, "the store did not answer")
+}
+
+// answer writes out, the answer of action on target, after its audit line.
+func answer(c Config, w http.ResponseWriter, r *http.Request, action, target string, out Revoked) {
+	audit(c, r, action, target, out.Revoked)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // audit writes the one line an action leaves and counts it: who (the admin API and

@@ -3,7 +3,6 @@ package admin
 // Clients: list every client mcpguard knows, revoke one and everything it holds.
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -58,21 +57,12 @@ func handleListClients(c Config) http.Handler {
 // client stays (the configuration defines it), which the answer's note says.
 func handleRevokeClient(c Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req RevokeRequest
-		if !readJSON(w, r, &req) {
+		id, ok := readID(w, r)
+		if !ok {
 			return
 		}
-		if req.ID == "" {
-			writeError(w, http.StatusBadRequest, "id is required")
-			return
-		}
-		kind, n, err := c.Server.RevokeClient(r.Context(), req.ID)
-		switch {
-		case errors.Is(err, oauth.ErrNoClient):
-			writeError(w, http.StatusNotFound, "no client has that id")
-			return
-		case err != nil:
-			storeFailed(c, w, "revoke client", err)
+		kind, n, err := c.Server.RevokeClient(r.Context(), id)
+		if failed(c, w, err, oauth.ErrNoClient, "no client has that id") {
 			return
 		}
 		out := revoked(n)
@@ -83,7 +73,6 @@ func handleRevokeClient(c Config) http.Handler {
 		case "cimd":
 			out.Note = "a CIMD client is its metadata URL: it may authorize again unless CIMD_ALLOWED_DOMAINS excludes it"
 		}
-		audit(c, r, "revoke_client", req.ID, out.Revoked)
-		writeJSON(w, http.StatusOK, out)
+		answer(c, w, r, "revoke_client", id, out)
 	})
 }

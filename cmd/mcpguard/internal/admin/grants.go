@@ -4,7 +4,6 @@ package admin
 // everything a person holds.
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/mcpguard/mcpguard/oauth"
@@ -45,26 +44,15 @@ func handleListGrants(c Config) http.Handler {
 // it is forgotten.
 func handleRevokeGrant(c Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req RevokeRequest
-		if !readJSON(w, r, &req) {
+		id, ok := readID(w, r)
+		if !ok {
 			return
 		}
-		if req.ID == "" {
-			writeError(w, http.StatusBadRequest, "id is required")
+		_, n, err := c.Server.RevokeGrant(r.Context(), id, "")
+		if failed(c, w, err, oauth.ErrNoGrant, "no live grant has that id") {
 			return
 		}
-		_, n, err := c.Server.RevokeGrant(r.Context(), req.ID, "")
-		switch {
-		case errors.Is(err, oauth.ErrNoGrant):
-			writeError(w, http.StatusNotFound, "no live grant has that id")
-			return
-		case err != nil:
-			storeFailed(c, w, "revoke grant", err)
-			return
-		}
-		out := revoked(n)
-		audit(c, r, "revoke_grant", req.ID, out.Revoked)
-		writeJSON(w, http.StatusOK, out)
+		answer(c, w, r, "revoke_grant", id, revoked(n))
 	})
 }
 
@@ -83,8 +71,7 @@ func handleRevokePerson(c Config) http.Handler {
 			return
 		}
 		n, err := c.Server.RevokePerson(r.Context(), req.User)
-		if err != nil {
-			storeFailed(c, w, "revoke person", err)
+		if failed(c, w, err, nil, "") {
 			return
 		}
 		out := revoked(n)
@@ -92,8 +79,7 @@ func handleRevokePerson(c Config) http.Handler {
 			out.Note = "no grant, session or consent of that subject was found (is it the subject the listings show?); tokens issued to it until now are refused all the same"
 		}
 		out.Note = joinNote(out.Note, "the person can log in again unless the identity provider disables them")
-		audit(c, r, "revoke_person", req.User, out.Revoked)
-		writeJSON(w, http.StatusOK, out)
+		answer(c, w, r, "revoke_person", req.User, out)
 	})
 }
 

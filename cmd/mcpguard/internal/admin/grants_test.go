@@ -21,17 +21,17 @@ func decode(t *testing.T, w interface{ Body() []byte }, v any) {
 	}
 }
 
-type answer struct {
+type reply struct {
 	code int
 	body []byte
 }
 
-func (a answer) Body() []byte { return a.body }
+func (a reply) Body() []byte { return a.body }
 
 // get sends GET target with the token.
-func get(h http.Handler, target string) answer {
+func get(h http.Handler, target string) reply {
 	w := call(h, "GET", target, "", "Bearer "+testToken)
-	return answer{w.Code, w.Body.Bytes()}
+	return reply{w.Code, w.Body.Bytes()}
 }
 
 func TestListClients(t *testing.T) {
@@ -134,7 +134,7 @@ func TestRevokeGrantAction(t *testing.T) {
 	h, st, logs, c := newTestAPI(t)
 	w := call(h, "POST", "/v1/grants/revoke", `{"id":"fa"}`, "Bearer "+testToken)
 	var got Revoked
-	decode(t, answer{w.Code, w.Body.Bytes()}, &got)
+	decode(t, reply{w.Code, w.Body.Bytes()}, &got)
 	if w.Code != http.StatusOK || got != (Revoked{Revoked: 2, Grants: 1, Consents: 1}) {
 		t.Fatalf("revoke grant fa = %d %+v, want 1 grant and 1 consent", w.Code, got)
 	}
@@ -159,7 +159,7 @@ func TestRevokeClientAction(t *testing.T) {
 	for _, tt := range tests {
 		w := call(h, "POST", "/v1/clients/revoke", `{"id":"`+tt.id+`"}`, "Bearer "+testToken)
 		var got Revoked
-		decode(t, answer{w.Code, w.Body.Bytes()}, &got)
+		decode(t, reply{w.Code, w.Body.Bytes()}, &got)
 		note := got.Note
 		got.Note = ""
 		if w.Code != http.StatusOK || got != tt.want || (tt.want.Kind == "static") != strings.Contains(note, "not deleted") {
@@ -186,7 +186,7 @@ func TestRevokePersonAction(t *testing.T) {
 	ctx := context.Background()
 	w := call(h, "POST", "/v1/people/revoke", `{"user":"alice"}`, "Bearer "+testToken)
 	var got Revoked
-	decode(t, answer{w.Code, w.Body.Bytes()}, &got)
+	decode(t, reply{w.Code, w.Body.Bytes()}, &got)
 	got.Note = ""
 	if w.Code != http.StatusOK || got != (Revoked{Revoked: 4, Grants: 1, Sessions: 2, Consents: 1, TokensRefused: true}) {
 		t.Fatalf("revoke person alice = %d %+v, want 1 grant, 2 sessions, 1 consent", w.Code, got)

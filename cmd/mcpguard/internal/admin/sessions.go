@@ -3,7 +3,6 @@ package admin
 // Browser sessions: list a person's, end one.
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -93,24 +92,14 @@ func handleListSessions(c Config) http.Handler {
 // deleted from the store, so its cookie logs no one in on any replica sharing it.
 func handleRevokeSession(c Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req RevokeRequest
-		if !readJSON(w, r, &req) {
+		id, ok := readID(w, r)
+		if !ok {
 			return
 		}
-		if req.ID == "" {
-			writeError(w, http.StatusBadRequest, "id is required")
+		err := c.Sessions.DeleteSession(r.Context(), id)
+		if failed(c, w, err, store.ErrNotFound, "no session has that id") {
 			return
 		}
-		err := c.Sessions.DeleteSession(r.Context(), req.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			writeError(w, http.StatusNotFound, "no session has that id")
-			return
-		case err != nil:
-			storeFailed(c, w, "delete session", err)
-			return
-		}
-		audit(c, r, "revoke_session", req.ID, 1)
-		writeJSON(w, http.StatusOK, Revoked{Revoked: 1, Sessions: 1})
+		answer(c, w, r, "revoke_session", id, Revoked{Revoked: 1, Sessions: 1})
 	})
 }
