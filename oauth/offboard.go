@@ -201,7 +201,7 @@ func (s *Server) Clients(ctx context.Context) ([]store.Client, error) {
 		}
 	}
 	var cimd []store.Client
-	at := map[string]int{} // index in cimd
+	at := map[string]int{}     // index in cimd
 	for _, g := range grants { // oldest GrantedAt first
 		if i, ok := at[g.ClientID]; ok {
 			if g.LastUsedAt.After(cimd[i].LastUsedAt) {
