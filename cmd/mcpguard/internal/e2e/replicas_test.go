@@ -197,11 +197,11 @@ func TestReplicas(t *testing.T) {
 	bin := buildGuard(t)
 	t.Run("redis", func(t *testing.T) {
 		store := startTestRedis(t)
-		runReplicas(t, bin, adminEnv(oauthEnv(t, store.dsn())), store.stop, store.start)
+		runReplicas(t, bin, adminEnv(t, oauthEnv(t, store.dsn())), store.stop, store.start)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		store := startTestPostgres(t)
-		runReplicas(t, bin, adminEnv(oauthEnv(t, store.dsn())), store.stop, store.start)
+		runReplicas(t, bin, adminEnv(t, oauthEnv(t, store.dsn())), store.stop, store.start)
 	})
 }
 
