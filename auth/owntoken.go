@@ -86,20 +86,28 @@ type KeySource interface {
 	ReloadPublicKeys(ctx context.Context) (*jose.JSONWebKeySet, error)
 }
 
-// RevocationChecker says whether an access token, or the refresh-token family it
-// belongs to, was revoked: the store that every replica shares. OwnTokens asks it
-// once per token, the first time this process sees the token.
+// RevocationChecker says whether an access token, the refresh-token family it belongs
+// to, or everything its subject held was revoked: the store that every replica shares.
+// OwnTokens asks it once per token, the first time this process sees the token.
 type RevocationChecker interface {
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 	FamilyRevoked(ctx context.Context, family string) (bool, error)
+	// SubjectRevokedAt returns when every token of subject issued at or before it was
+	// revoked (a person offboarded), or the zero time.
+	SubjectRevokedAt(ctx context.Context, subject string) (time.Time, error)
+	// ClientRevokedAt returns when every token issued to the client clientID at or
+	// before it was revoked (the client revoked), or the zero time.
+	ClientRevokedAt(ctx context.Context, clientID string) (time.Time, error)
 }
 
 // Denylist holds the revocations this process made, so that they take effect at once
 // for tokens already verified and cached. OwnTokens asks it on every use of a token,
 // cached or not: Denied must be cheap and safe for concurrent use.
 type Denylist interface {
-	// Denied reports whether the token jti of family was revoked.
-	Denied(jti, family string, now time.Time) bool
+	// Denied reports whether the token jti of family, issued to subject through client
+	// at issued, was revoked: by its jti, its family, or a revocation of its subject or
+	// its client at or after issued.
+	Denied(jti, family, subject, client string, issued, now time.Time) bool
 }
 
 // OwnTokensConfig configures OwnTokens.
@@ -155,9 +163,9 @@ type OwnTokens struct {
 
 // ownEntry is one verified token in the cache.
 type ownEntry struct {
-	p           Principal
-	exp         time.Time
-	jti, family string
+	p                    Principal
+	exp, iat             time.Time
+	jti, family, subject string
 }
 
 // NewOwnTokens validates c and returns the authenticator of the tokens it describes.
@@ -270,7 +278,7 @@ func ownTokenDigest(token string) [sha256.Size]byte {
 // dropped and reported as a miss.
 func (v *OwnTokens) cached(sum [sha256.Size]byte, now time.Time) (Principal, bool) {
 	e, ok := v.cache.Get(sum, func(e *ownEntry) bool {
-		return now.Before(e.exp) && !v.denied(e.jti, e.family, now)
+		return now.Before(e.exp) && !v.denied(e.jti, e.family, e.subject, e.p.ClientID, e.iat, now)
 	})
 	return e.p, ok
 }
@@ -283,8 +291,8 @@ func (v *OwnTokens) Forget() {
 }
 
 // denied asks the Denylist, when there is one.
-func (v *OwnTokens) denied(jti, family string, now time.Time) bool {
-	return v.deny != nil && v.deny.Denied(jti, family, now)
+func (v *OwnTokens) denied(jti, family, subject, client string, iat, now time.Time) bool {
+	return v.deny != nil && v.deny.Denied(jti, family, subject, client, iat, now)
 }
 
 // verify verifies a token that is not in the cache, whose digest is sum, asks about
@@ -294,12 +302,23 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 	if err != nil {
 		return Principal{}, err
 	}
-	if v.denied(c.JTI, c.Family, now) {
+	iat := time.Unix(c.IssuedAt, 0)
+	if v.denied(c.JTI, c.Family, c.Subject, c.ClientID, iat, now) {
 		return Principal{}, errOwnRevoked
 	}
 	revoked, err := v.revocations.AccessTokenRevoked(ctx, c.JTI)
 	if err == nil && !revoked {
 		revoked, err = v.revocations.FamilyRevoked(ctx, c.Family)
+	}
+	if err == nil && !revoked {
+		var at time.Time
+		at, err = v.revocations.SubjectRevokedAt(ctx, c.Subject)
+		revoked = !at.IsZero() && !iat.After(at)
+	}
+	if err == nil && !revoked {
+		var at time.Time
+		at, err = v.revocations.ClientRevokedAt(ctx, c.ClientID)
+		revoked = !at.IsZero() && !iat.After(at)
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: own access token revocation check: %w", err)
@@ -323,6 +342,6 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 		p.Source = SourceClient
 	}
 	p.Prepare()
-	v.cache.Put(sum, ownEntry{p: p, exp: time.Unix(c.Expiry, 0), jti: c.JTI, family: c.Family})
+	v.cache.Put(sum, ownEntry{p: p, exp: time.Unix(c.Expiry, 0), iat: iat, jti: c.JTI, family: c.Family, subject: c.Subject})
 	return p, nil
 }

@@ -32,6 +32,14 @@ func (noRevocations) AccessTokenRevoked(context.Context, string) (bool, error) {
 
 func (noRevocations) FamilyRevoked(context.Context, string) (bool, error) { return false, nil }
 
+func (noRevocations) SubjectRevokedAt(context.Context, string) (time.Time, error) {
+	return time.Time{}, nil
+}
+
+func (noRevocations) ClientRevokedAt(context.Context, string) (time.Time, error) {
+	return time.Time{}, nil
+}
+
 func ExampleOwnTokens() {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	v, err := auth.NewOwnTokens(context.Background(), auth.OwnTokensConfig{

@@ -62,10 +62,11 @@ func (k *ownKeys) store(kid string, pub any) {
 // ownRevocations is a RevocationChecker with a count of the calls and an optional
 // failure.
 type ownRevocations struct {
-	mu                 sync.Mutex
-	jtis, families     map[string]bool
-	fail               error
-	jtiCalls, famCalls atomic.Int64
+	mu                           sync.Mutex
+	jtis, families               map[string]bool
+	subjects, clients            map[string]time.Time
+	fail                         error
+	jtiCalls, famCalls, subCalls atomic.Int64
 }
 
 func (r *ownRevocations) AccessTokenRevoked(_ context.Context, jti string) (bool, error) {
@@ -82,16 +83,32 @@ func (r *ownRevocations) FamilyRevoked(_ context.Context, family string) (bool, 
 	return r.families[family], r.fail
 }
 
-// ownDenylist is a Denylist.
-type ownDenylist struct {
-	mu             sync.RWMutex
-	jtis, families map[string]bool
+func (r *ownRevocations) SubjectRevokedAt(_ context.Context, subject string) (time.Time, error) {
+	r.subCalls.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.subjects[subject], r.fail
 }
 
-func (d *ownDenylist) Denied(jti, family string, _ time.Time) bool {
+func (r *ownRevocations) ClientRevokedAt(_ context.Context, client string) (time.Time, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.clients[client], r.fail
+}
+
+// ownDenylist is a Denylist.
+type ownDenylist struct {
+	mu                sync.RWMutex
+	jtis, families    map[string]bool
+	subjects, clients map[string]time.Time
+}
+
+func (d *ownDenylist) Denied(jti, family, subject, client string, issued, _ time.Time) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	return d.jtis[jti] || d.families[family]
+	at, ok := d.subjects[subject]
+	cat, cok := d.clients[client]
+	return d.jtis[jti] || d.families[family] || (ok && !issued.After(at)) || (cok && !issued.After(cat))
 }
 
 func (d *ownDenylist) deny(jti, family string) {
@@ -139,8 +156,8 @@ func newOwnEnv(tb testing.TB) *ownEnv {
 	e := &ownEnv{
 		key:   key,
 		keys:  &ownKeys{},
-		revs:  &ownRevocations{jtis: map[string]bool{}, families: map[string]bool{}},
-		deny:  &ownDenylist{jtis: map[string]bool{}, families: map[string]bool{}},
+		revs:  &ownRevocations{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}, clients: map[string]time.Time{}},
+		deny:  &ownDenylist{jtis: map[string]bool{}, families: map[string]bool{}, subjects: map[string]time.Time{}, clients: map[string]time.Time{}},
 		clock: &fakeOwnClock{t: time.Now().Truncate(time.Second)},
 	}
 	e.keys.store(ownKID, key.Public())
@@ -243,8 +260,8 @@ func TestOwnTokensCache(t *testing.T) {
 			t.Fatalf("cached principal = %v, not the shared, prepared one", p.Scopes)
 		}
 	}
-	if j, f := e.revs.jtiCalls.Load(), e.revs.famCalls.Load(); j != 1 || f != 1 {
-		t.Errorf("revocation checks = %d jti + %d family for 6 verifications, want 1 + 1", j, f)
+	if j, f, s := e.revs.jtiCalls.Load(), e.revs.famCalls.Load(), e.revs.subCalls.Load(); j != 1 || f != 1 || s != 1 {
+		t.Errorf("revocation checks = %d jti + %d family + %d subject for 6 verifications, want 1 + 1 + 1", j, f, s)
 	}
 	if n := e.keys.reloads.Load(); n != 0 {
 		t.Errorf("verification reloaded the keys %d times", n)
@@ -302,6 +319,54 @@ func TestOwnTokensRevoked(t *testing.T) {
 			_, err := e.v.Authenticate(&Request{Header: ownBearer(ownSign(t, e.key, ownHeader(), e.claims()))})
 			if !errors.Is(err, ErrInvalidCredential) {
 				t.Errorf("Authenticate of a revoked token = %v, want invalid credential", err)
+			}
+		})
+	}
+}
+
+// TestOwnTokensSubjectRevoked: a person or a client revoked at or after a token's iat
+// makes it invalid, in the store (first use) or on the denylist (cached); a token
+// issued after the revocation, or another person's or client's, still verifies.
+func TestOwnTokensSubjectRevoked(t *testing.T) {
+	const client = "https://client.example.com/metadata.json"
+	tests := []struct {
+		name            string
+		subject, client string
+		at              time.Duration // the revocation, from the token's iat
+		denied          bool
+	}{
+		{"revoked after iat", "alice@example.com", "", time.Minute, true},
+		{"revoked in iat's second", "alice@example.com", "", 0, true},
+		{"revoked before iat", "alice@example.com", "", -time.Second, false},
+		{"another subject", "bob@example.com", "", time.Minute, false},
+		{"client revoked after iat", "", client, time.Minute, true},
+		{"client revoked before iat", "", client, -time.Second, false},
+		{"another client", "", "other", time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, where := range []string{"store", "denylist"} {
+				e := newOwnEnv(t)
+				h := ownBearer(ownSign(t, e.key, ownHeader(), e.claims()))
+				at := e.clock.Now().Add(tt.at)
+				subjects, clients := e.revs.subjects, e.revs.clients
+				if where == "denylist" {
+					if _, err := e.v.Authenticate(&Request{Header: h}); err != nil {
+						t.Fatal(err)
+					}
+					subjects, clients = e.deny.subjects, e.deny.clients
+				}
+				e.deny.mu.Lock()
+				if tt.subject != "" {
+					subjects[tt.subject] = at
+				} else {
+					clients[tt.client] = at
+				}
+				e.deny.mu.Unlock()
+				_, err := e.v.Authenticate(&Request{Header: h})
+				if got := errors.Is(err, ErrInvalidCredential); got != tt.denied || (!tt.denied && err != nil) {
+					t.Errorf("%s: Authenticate = %v, want denied %v", where, err, tt.denied)
+				}
 			}
 		})
 	}

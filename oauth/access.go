@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,7 +27,7 @@ func (s *Server) newVerifier() (*auth.OwnTokens, error) {
 		Issuer:      s.cfg.Issuer,
 		Resources:   s.cfg.Resources,
 		Keys:        s.keys,
-		Revocations: s.cfg.Store,
+		Revocations: revocations{s.cfg.Store},
 		Denylist:    s.deny,
 		Now:         s.now,
 	})
@@ -52,21 +53,70 @@ func (s *Server) verifyAccessToken(ctx context.Context, token string) (auth.Prin
 // Entries end when no token they cover can still be valid.
 type denylist struct {
 	mu       sync.RWMutex
-	jtis     map[string]time.Time // jti -> the token's exp
-	families map[string]time.Time // family -> when its last access token expires
+	jtis     map[string]time.Time         // jti -> the token's exp
+	families map[string]time.Time         // family -> when its last access token expires
+	subjects map[string]subjectRevocation // subject -> when it was revoked
+	clients  map[string]subjectRevocation // client id -> when it was revoked
+}
+
+// subjectRevocation is a subject's entry: its tokens issued at or before at are
+// denied; until is past the exp of the last of them.
+type subjectRevocation struct {
+	at, until time.Time
 }
 
 func newDenylist() *denylist {
-	return &denylist{jtis: map[string]time.Time{}, families: map[string]time.Time{}}
+	return &denylist{jtis: map[string]time.Time{}, families: map[string]time.Time{},
+		subjects: map[string]subjectRevocation{}, clients: map[string]subjectRevocation{}}
 }
 
-// Denied reports whether the token jti of family was revoked by this process.
-func (d *denylist) Denied(jti, family string, now time.Time) bool {
+// Denied reports whether the token jti of family, issued to subject through client at
+// issued, was revoked by this process or by a replica it heard of.
+func (d *denylist) Denied(jti, family, subject, client string, issued, now time.Time) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	_, j := d.jtis[jti]
 	_, f := d.families[family]
-	return j || f
+	s, sok := d.subjects[subject]
+	c, cok := d.clients[client]
+	return j || f || (sok && !issued.After(s.at)) || (cok && !issued.After(c.at))
+}
+
+// addSubject denies every access token of subject (or, for a key made by clientKey,
+// of that client) issued at or before at; until is past the exp of the last of them.
+// A later at replaces an earlier one.
+func (d *denylist) addSubject(subject string, at, until, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.prune(now)
+	m := d.subjects
+	if id, ok := strings.CutPrefix(subject, clientKeyPrefix); ok {
+		m, subject = d.clients, id
+	}
+	old := m[subject]
+	if old.at.After(at) {
+		at = old.at
+	}
+	if old.until.After(until) {
+		until = old.until
+	}
+	m[subject] = subjectRevocation{at: at, until: until}
+}
+
+// clientKeyPrefix marks, in the store's subject revocations, the record of a client:
+// every token issued to it, whoever its subject. No person's subject starts with it.
+const clientKeyPrefix = "mcpguard-client:"
+
+// clientKey is the subject-revocation key of the client id.
+func clientKey(id string) string { return clientKeyPrefix + id }
+
+// revocations is the store as the verifier's auth.RevocationChecker: a client's
+// revocation is the subject revocation of its clientKey.
+type revocations struct{ store.Store }
+
+// ClientRevokedAt implements auth.RevocationChecker.
+func (r revocations) ClientRevokedAt(ctx context.Context, id string) (time.Time, error) {
+	return r.SubjectRevokedAt(ctx, clientKey(id))
 }
 
 // addJTI denies jti until exp.
@@ -98,6 +148,13 @@ func (d *denylist) prune(now time.Time) {
 			delete(d.families, k)
 		}
 	}
+	for _, m := range []map[string]subjectRevocation{d.subjects, d.clients} {
+		for k, s := range m {
+			if !now.Before(s.until) {
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // hearRevocations puts every revocation any replica sharing the store publishes on this
@@ -112,6 +169,8 @@ func (s *Server) hearRevocations(ctx context.Context, b store.Broadcaster) {
 			s.deny.addJTI(r.JTI, r.Expires, now)
 		case r.Family != "":
 			s.deny.addFamily(r.Family, now.Add(s.ttl.access+iatLeeway), now)
+		case r.Subject != "" && !r.At.IsZero():
+			s.deny.addSubject(r.Subject, r.At, r.At.Add(s.ttl.access+iatLeeway), now)
 		}
 	}, s.verifier.Forget)
 }

@@ -66,6 +66,14 @@ func TestRevocationsFromOtherReplicas(t *testing.T) {
 
 	tok = e.tokens().str("access_token")
 	if _, err := e.verify(tok); err != nil {
+		t.Fatalf("verify(token before a person's revocation) = %v", err)
+	}
+	bs.heard <- store.Revocation{Subject: aliceEmail, At: e.clock.Now(), Expires: e.clock.Now().Add(time.Hour)}
+	refusedWithin("a person revoked on another replica", tok)
+	e.clock.Advance(2 * time.Second)
+
+	tok = e.tokens().str("access_token")
+	if _, err := e.verify(tok); err != nil {
 		t.Fatalf("verify(second token) = %v", err)
 	}
 	// Revoked elsewhere, and the message lost: the cached token still passes...

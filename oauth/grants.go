@@ -63,6 +63,9 @@ func (t *tokenEndpoint) codeGrant(r *http.Request, form url.Values) (*tokenRespo
 	if res := form.Get("resource"); form.Has("resource") && res != ac.Resource {
 		return nil, badRequest(codeInvalidTarget, "resource differs from the one authorized")
 	}
+	if terr := t.revokedSinceCode(ctx, ac); terr != nil {
+		return nil, terr
+	}
 	g := grant{clientID: c.ID, resource: ac.Resource, scopes: ac.Scopes, identity: ac.Identity, family: ac.FamilyID}
 	resp, terr := t.issueTokens(r, c, g, ac.Scopes, now)
 	if terr != nil {

@@ -116,7 +116,7 @@ func (t *tokenEndpoint) introspectRefresh(ctx context.Context, token string) (in
 		return introspection{}, serverError(fmt.Errorf("oauth: store: GetRefreshToken: %w", err))
 	}
 	now := t.now()
-	if !rt.RotatedAt.IsZero() || !rt.RevokedAt.IsZero() || !now.Before(rt.ExpiresAt) || t.deny.Denied("", rt.FamilyID, now) {
+	if !rt.RotatedAt.IsZero() || !rt.RevokedAt.IsZero() || !now.Before(rt.ExpiresAt) || t.deny.Denied("", rt.FamilyID, "", "", now, now) {
 		return introspection{}, nil
 	}
 	revoked, err := t.store.FamilyRevoked(ctx, rt.FamilyID)

@@ -10,16 +10,20 @@ import (
 )
 
 // Revocation is a revocation one replica made, as every replica sharing the store hears
-// of it: an access token (JTI, until its expiry) or a refresh-token family.
+// of it: an access token (JTI, until its expiry), a refresh-token family, or every
+// token of a subject issued at or before At (RevokeSubject).
 type Revocation struct {
 	JTI     string    `json:"jti,omitempty"`
-	Expires time.Time `json:"exp,omitzero"` // of the access token JTI
+	Expires time.Time `json:"exp,omitzero"` // of the access token JTI; of the Subject record
 	Family  string    `json:"fam,omitempty"`
+	Subject string    `json:"sub,omitempty"`
+	At      time.Time `json:"at,omitzero"` // of the Subject's revocation
 }
 
 // Broadcaster is implemented by the stores several replicas share (Redis by pub/sub,
-// PostgreSQL by LISTEN/NOTIFY): RevokeAccessToken, RevokeFamily and a rotation that
-// revokes a family publish a Revocation to every replica, this one included.
+// PostgreSQL by LISTEN/NOTIFY): RevokeAccessToken, RevokeFamily, RevokeSubject and a
+// rotation that revokes a family publish a Revocation to every replica, this one
+// included.
 type Broadcaster interface {
 	// Subscribe calls heard for each Revocation published by any replica until ctx ends,
 	// and missed once after each reconnection, when messages may have been lost

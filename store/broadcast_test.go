@@ -86,6 +86,13 @@ func testBroadcast(t *testing.T, dsn string, cut func(t *testing.T)) {
 		t.Fatal(err)
 	}
 	heardWithin("RevokeAccessToken(jti-1)", func(r store.Revocation) bool { return r.JTI == "jti-1" && r.Expires.Equal(exp) })
+	at := time.Now().UTC().Round(0)
+	if err := a.RevokeSubject(t.Context(), "alice", at, exp); err != nil {
+		t.Fatal(err)
+	}
+	heardWithin("RevokeSubject(alice)", func(r store.Revocation) bool {
+		return r.Subject == "alice" && r.At.Equal(at) && r.Expires.Equal(exp) && r.JTI == "" && r.Family == ""
+	})
 
 	cut(t)
 	listening("after-cut-")

@@ -9,7 +9,7 @@ import (
 )
 
 // RevokeSubject implements [SubjectStore] with one upsert keeping the later moment and
-// the longer retention.
+// the longer retention; every replica hears of it (Subscribe) when it commits.
 func (p *postgresStore) RevokeSubject(ctx context.Context, subject string, at, until time.Time) error {
 	if subject == "" {
 		return errNoSubject
@@ -22,7 +22,7 @@ func (p *postgresStore) RevokeSubject(ctx context.Context, subject string, at, u
 		if err != nil {
 			return pgError(err)
 		}
-		return nil
+		return notify(ctx, tx, Revocation{Subject: subject, At: at, Expires: until})
 	})
 }
 

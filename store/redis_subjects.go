@@ -26,7 +26,8 @@ if ttl > keep then keep = ttl end
 redis.call('SET', KEYS[1], at, 'PX', keep)
 return 1`)
 
-// RevokeSubject implements [SubjectStore]; the key expires by itself at until.
+// RevokeSubject implements [SubjectStore]; the key expires by itself at until. Every
+// replica hears of it (Subscribe).
 func (r *redisStore) RevokeSubject(ctx context.Context, subject string, at, until time.Time) error {
 	if subject == "" {
 		return errNoSubject
@@ -39,6 +40,7 @@ func (r *redisStore) RevokeSubject(ctx context.Context, subject string, at, unti
 	if err != nil {
 		return redisError(err)
 	}
+	r.publish(ctx, Revocation{Subject: subject, At: at, Expires: until})
 	return nil
 }
 

@@ -1,8 +1,10 @@
 // Package admin is mcpguard's admin API: the JSON endpoints an operator (or `mcpguard
-// admin`) calls on a listener of their own to see and end people's browser sessions.
+// admin`) calls on a listener of their own to see who holds what (clients, grants,
+// browser sessions) and to revoke a session, a grant, a client or a person.
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -11,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -28,6 +31,10 @@ type Config struct {
 	Token string
 	// Sessions are the authorization server's browser sessions.
 	Sessions store.SessionStore
+	// Grants lists the grants people and clients hold.
+	Grants store.GrantStore
+	// Server revokes grants, clients and people, and knows the configured clients.
+	Server Revoker
 	// Log receives one audit line per action.
 	Log zerolog.Logger
 	// Actions counts actions by name; New registers nothing, the caller does.
@@ -36,11 +43,19 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Revoker is what the admin API asks of the authorization server (an *oauth.Server).
+type Revoker interface {
+	Clients(ctx context.Context) ([]store.Client, error)
+	RevokeGrant(ctx context.Context, id, subject string) (store.Grant, oauth.Revoked, error)
+	RevokeClient(ctx context.Context, id string) (kind string, n oauth.Revoked, err error)
+	RevokePerson(ctx context.Context, subject string) (oauth.Revoked, error)
+}
+
 // NewActionsCounter makes mcpguard_admin_actions_total{action}.
 func NewActionsCounter() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mcpguard_admin_actions_total",
-		Help: "Actions taken through the admin API, by action (revoke_session).",
+		Help: "Actions taken through the admin API, by action (revoke_session, revoke_grant, revoke_client, revoke_person).",
 	}, []string{"action"})
 }
 
@@ -49,8 +64,11 @@ func New(c Config) (http.Handler, error) {
 	if len(c.Token) < MinTokenLen {
 		return nil, fmt.Errorf("admin: the token must be at least %d characters long", MinTokenLen)
 	}
-	if c.Sessions == nil {
-		return nil, errors.New("admin: no session store")
+	if c.Sessions == nil || c.Grants == nil {
+		return nil, errors.New("admin: no session or grant store")
+	}
+	if c.Server == nil {
+		return nil, errors.New("admin: no authorization server")
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -65,8 +83,13 @@ func New(c Config) (http.Handler, error) {
 
 // addRoutes lists the admin API's whole surface.
 func addRoutes(mux *http.ServeMux, c Config) {
+	mux.Handle("GET /v1/clients", handleListClients(c))
+	mux.Handle("GET /v1/grants", handleListGrants(c))
 	mux.Handle("GET /v1/sessions", handleListSessions(c))
 	mux.Handle("POST /v1/sessions/revoke", handleRevokeSession(c))
+	mux.Handle("POST /v1/grants/revoke", handleRevokeGrant(c))
+	mux.Handle("POST /v1/clients/revoke", handleRevokeClient(c))
+	mux.Handle("POST /v1/people/revoke", handleRevokePerson(c))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint")
 	}))
@@ -130,4 +153,52 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readID reads the body {"id": ID} of a revoke action; on failure it has answered.
+func readID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var req RevokeRequest
+	if !readJSON(w, r, &req) {
+		return "", false
+	}
+	if req.ID == "" {
+		writeError(w, http.StatusBadRequest, "id is required")
+		return "", false
+	}
+	return req.ID, true
+}
+
+// failed answers err, when there is one: 404 with notFoundMsg when it is notFound,
+// otherwise 503 (the store failed; the log gets the cause). It reports whether it
+// answered.
+func failed(c Config, w http.ResponseWriter, err, notFound error, notFoundMsg string) bool {
+	switch {
+	case err == nil:
+		return false
+	case notFound != nil && errors.Is(err, notFound):
+		writeError(w, http.StatusNotFound, notFoundMsg)
+	default:
+		storeFailed(c, w, "revoke", err)
+	}
+	return true
+}
+
+// storeFailed answers 503 for a failure of the store, which the log gets.
+func storeFailed(c Config, w http.ResponseWriter, what string, err error) {
+	c.Log.Error().Err(err).Msg("admin: " + what)
+	writeError(w, http.StatusServiceUnavailable, "the store did not answer")
+}
+
+// answer writes out, the answer of action on target, after its audit line.
+func answer(c Config, w http.ResponseWriter, r *http.Request, action, target string, out Revoked) {
+	audit(c, r, action, target, out.Revoked)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// audit writes the one line an action leaves and counts it: who (the admin API and
+// the caller's address), what, on what, how many records. Never a token.
+func audit(c Config, r *http.Request, action, target string, records int) {
+	c.Actions.WithLabelValues(action).Inc()
+	c.Log.Info().Str("audit", "admin").Str("who", "admin API").Str("remote_addr", r.RemoteAddr).
+		Str("action", action).Str("target", target).Int("records", records).Msg("admin action")
 }

@@ -10,20 +10,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/store"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
+	"golang.org/x/crypto/bcrypt"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef-admin"
 
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// newTestAPI is the admin API over a memory store holding two sessions of alice and
-// one of bob; logs go to the returned buffer.
+// newTestAPI is the admin API over a memory store and a real authorization server
+// with one configured client ("cli"): alice has two sessions, a grant (family fa, on
+// cli) and a consent; bob has one session and a grant (fb) on a registered client
+// (mcpg-dcr). Logs go to the returned buffer.
 func newTestAPI(t testing.TB) (http.Handler, store.Store, *bytes.Buffer, Config) {
 	t.Helper()
-	st, err := store.Open("memory://")
+	ctx := context.Background()
+	st, err := store.New(store.Config{DSN: "memory://", Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,12 +40,44 @@ func newTestAPI(t testing.TB) (http.Handler, store.Store, *bytes.Buffer, Config)
 	} {
 		s.CreatedAt, s.LastUsedAt = testNow.Add(-time.Hour), testNow.Add(-time.Minute)
 		s.ExpiresAt, s.IdleExpiresAt = testNow.Add(7*time.Hour), testNow.Add(time.Hour)
-		if err := st.CreateSession(context.Background(), s); err != nil {
+		if err := st.CreateSession(ctx, s); err != nil {
 			t.Fatal(err)
 		}
 	}
+	dcr := store.Client{ID: "mcpg-dcr", Name: "Registered", Kind: "dcr", RedirectURIs: []string{"http://127.0.0.1/cb"},
+		CreatedAt: testNow.Add(-time.Hour), ExpiresAt: testNow.Add(time.Hour)}
+	if err := st.CreateClient(ctx, dcr); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range []store.RefreshToken{
+		{TokenHash: "ha", FamilyID: "fa", ClientID: "cli", Identity: store.Identity{Subject: "alice", Email: "alice@example.com"}},
+		{TokenHash: "hb", FamilyID: "fb", ClientID: dcr.ID, Identity: store.Identity{Subject: "bob"}},
+	} {
+		rt.IssuedAt, rt.ExpiresAt, rt.Scopes = testNow.Add(-time.Minute), testNow.Add(time.Hour), []string{"mcp:read"}
+		if err := st.CreateRefreshToken(ctx, rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.PutConsent(ctx, store.Consent{Subject: "alice", ClientID: "cli", Scopes: []string{"mcp:read"}, GrantedAt: testNow}); err != nil {
+		t.Fatal(err)
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := oauth.New(ctx, oauth.Config{
+		Issuer: "https://auth.example.com", Store: st, Resources: []string{"https://mcp.example.com/mcp"},
+		AllowedScopes: []string{"mcp:read"}, Now: func() time.Time { return testNow },
+		Clients:  []oauth.StaticClient{{ID: "cli", Name: "Test CLI", RedirectURIs: []string{"http://127.0.0.1/callback"}}},
+		Provider: "local", LocalUsers: []oauth.LocalUser{{Email: "alice@example.com", PasswordHash: string(hash)}},
+		SessionSecret: []byte("0123456789abcdef0123456789abcdef-session"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logs bytes.Buffer
-	c := Config{Token: testToken, Sessions: st, Log: zerolog.New(&logs), Now: func() time.Time { return testNow }, Actions: NewActionsCounter()}
+	c := Config{Token: testToken, Sessions: st, Grants: st, Server: as, Log: zerolog.New(&logs),
+		Now: func() time.Time { return testNow }, Actions: NewActionsCounter()}
 	h, err := New(c)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +99,7 @@ func call(h http.Handler, method, target, body, auth string) *httptest.ResponseR
 func TestNewRefusesShortToken(t *testing.T) {
 	st, _ := store.Open("memory://")
 	defer st.Close()
-	if _, err := New(Config{Token: strings.Repeat("x", MinTokenLen-1), Sessions: st}); err == nil {
+	if _, err := New(Config{Token: strings.Repeat("x", MinTokenLen-1), Sessions: st, Grants: st}); err == nil {
 		t.Errorf("New(31-character token) = nil error, want one")
 	}
 }
@@ -83,7 +120,8 @@ func TestToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, target := range []string{"GET /v1/sessions?user=alice", "POST /v1/sessions/revoke", "GET /nothing"} {
+			for _, target := range []string{"GET /v1/sessions?user=alice", "GET /v1/clients", "GET /v1/grants",
+				"POST /v1/sessions/revoke", "POST /v1/grants/revoke", "POST /v1/clients/revoke", "POST /v1/people/revoke", "GET /nothing"} {
 				method, path, _ := strings.Cut(target, " ")
 				w := call(h, method, path, `{"id":"nope"}`, tt.auth)
 				if tt.want == http.StatusUnauthorized && w.Code != tt.want {

@@ -3,10 +3,10 @@ package admin
 // Browser sessions: list a person's, end one.
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
+	"github.com/mcpguard/mcpguard/oauth"
 	"github.com/mcpguard/mcpguard/store"
 )
 
@@ -32,9 +32,30 @@ type RevokeRequest struct {
 	ID string `json:"id"`
 }
 
-// Revoked is the answer of a revoke action: how many records it removed.
+// Revoked is the answer of a revoke action: how many records it removed in all, and
+// of which kinds.
 type Revoked struct {
-	Revoked int `json:"revoked"`
+	Revoked  int `json:"revoked"`
+	Grants   int `json:"grants,omitempty"`
+	Sessions int `json:"sessions,omitempty"`
+	Consents int `json:"consents,omitempty"`
+	// ClientDeleted: the client's registration was deleted from the store.
+	ClientDeleted bool `json:"client_deleted,omitempty"`
+	// TokensRefused: every access token of the person or client issued until now is
+	// refused, on every replica sharing the store.
+	TokensRefused bool   `json:"tokens_refused,omitempty"`
+	Kind          string `json:"kind,omitempty"` // of a revoked client
+	Note          string `json:"note,omitempty"` // what the revocation did not do
+}
+
+// revoked is the answer for n.
+func revoked(n oauth.Revoked) Revoked {
+	out := Revoked{Grants: n.Grants, Sessions: n.Sessions, Consents: n.Consents, ClientDeleted: n.Client, TokensRefused: n.Tokens}
+	out.Revoked = n.Grants + n.Sessions + n.Consents
+	if n.Client {
+		out.Revoked++
+	}
+	return out
 }
 
 // handleListSessions answers GET /v1/sessions?user=SUBJECT with the live sessions of
@@ -48,8 +69,7 @@ func handleListSessions(c Config) http.Handler {
 		}
 		ss, err := c.Sessions.ListSessions(r.Context(), user, c.Now())
 		if err != nil {
-			c.Log.Error().Err(err).Msg("admin: list sessions")
-			writeError(w, http.StatusServiceUnavailable, "the store did not answer")
+			storeFailed(c, w, "list sessions", err)
 			return
 		}
 		out := Sessions{Sessions: make([]Session, 0, len(ss))}
@@ -72,32 +92,14 @@ func handleListSessions(c Config) http.Handler {
 // deleted from the store, so its cookie logs no one in on any replica sharing it.
 func handleRevokeSession(c Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req RevokeRequest
-		if !readJSON(w, r, &req) {
+		id, ok := readID(w, r)
+		if !ok {
 			return
 		}
-		if req.ID == "" {
-			writeError(w, http.StatusBadRequest, "id is required")
+		err := c.Sessions.DeleteSession(r.Context(), id)
+		if failed(c, w, err, store.ErrNotFound, "no session has that id") {
 			return
 		}
-		err := c.Sessions.DeleteSession(r.Context(), req.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			writeError(w, http.StatusNotFound, "no session has that id")
-			return
-		case err != nil:
-			c.Log.Error().Err(err).Msg("admin: delete session")
-			writeError(w, http.StatusServiceUnavailable, "the store did not answer")
-			return
-		}
-		audit(c, "revoke_session", req.ID, 1)
-		writeJSON(w, http.StatusOK, Revoked{Revoked: 1})
+		answer(c, w, r, "revoke_session", id, Revoked{Revoked: 1, Sessions: 1})
 	})
-}
-
-// audit writes the one line an action leaves and counts it.
-func audit(c Config, action, target string, records int) {
-	c.Actions.WithLabelValues(action).Inc()
-	c.Log.Info().Str("audit", "admin").Str("who", "admin").Str("action", action).
-		Str("target", target).Int("records", records).Msg("admin action")
 }

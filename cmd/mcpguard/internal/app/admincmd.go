@@ -23,9 +23,17 @@ import (
 const adminUsage = `usage: mcpguard admin command [flags]
 
 commands:
-  sessions --user SUBJECT   the live browser sessions of a person
-  revoke --session ID       end a browser session on every replica sharing the store
+  clients                       every client: configured, registered (DCR), CIMD
+  grants [--user SUBJECT] [--client ID]
+                                the live grants of a person and/or a client (all without flags)
+  sessions --user SUBJECT       the live browser sessions of a person
+  revoke --user SUBJECT         offboard a person: every grant, session, consent and access token
+  revoke --client ID            a client and everything it holds (a configured one stays configured)
+  revoke --grant ID             one grant: its refresh token, its access tokens, its consent
+  revoke --session ID           one browser session
 
+A person is named by their subject, the SUBJECT column of grants and sessions (for
+local users, the email). Revocations take effect on every replica sharing the store.
 flags of each: --json prints the API's JSON instead of a table.
 ADMIN_URL (default http://127.0.0.1:11001) and ADMIN_TOKEN come from the environment.
 `
@@ -61,44 +69,127 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	fs := flag.NewFlagSet("mcpguard admin "+args[0], flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print the JSON answer")
+	var user, client, grant, session string
+	fs.StringVar(&user, "user", "", "the person's subject")
+	fs.StringVar(&client, "client", "", "a client id")
 	switch args[0] {
-	case "sessions":
-		user := fs.String("user", "", "the person's subject")
-		if err := fs.Parse(args[1:]); err != nil {
-			return fmt.Errorf("admin sessions: %w", err)
+	case "revoke":
+		fs.StringVar(&grant, "grant", "", "a grant id")
+		fs.StringVar(&session, "session", "", "a session id")
+	case "clients", "grants", "sessions":
+	default:
+		return fmt.Errorf("admin: unknown command %q\n%s", args[0], adminUsage)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		return fmt.Errorf("admin %s: %w", args[0], err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("admin %s: unexpected argument %q", args[0], fs.Arg(0))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	switch args[0] {
+	case "clients":
+		if user != "" || client != "" {
+			return errors.New("admin clients: takes no --user or --client")
 		}
-		if *user == "" {
-			return errors.New("admin sessions: --user is required")
-		}
-		var out admin.Sessions
-		raw, err := cl.do(ctx, http.MethodGet, "/v1/sessions?user="+url.QueryEscape(*user), nil, &out)
+		var out admin.Clients
+		raw, err := cl.do(ctx, http.MethodGet, "/v1/clients", nil, &out)
 		if err != nil || *asJSON {
 			return printRaw(stdout, raw, err)
 		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT ID\tKIND\tNAME\tCREATED\tLAST USED\tGRANTS")
+		for _, c := range out.Clients {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", c.ID, c.Kind, c.Name, stamp(c.Created), stamp(c.LastUsed), c.Grants)
+		}
+	case "grants":
+		q := url.Values{}
+		if user != "" {
+			q.Set("user", user)
+		}
+		if client != "" {
+			q.Set("client", client)
+		}
+		var out admin.Grants
+		raw, err := cl.do(ctx, http.MethodGet, "/v1/grants?"+q.Encode(), nil, &out)
+		if err != nil || *asJSON {
+			return printRaw(stdout, raw, err)
+		}
+		fmt.Fprintln(tw, "GRANT ID\tSUBJECT\tEMAIL\tCLIENT ID\tRESOURCE\tSCOPES\tGRANTED\tLAST USED")
+		for _, g := range out.Grants {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Subject, g.Email, g.ClientID, g.Resource,
+				strings.Join(g.Scopes, " "), stamp(g.GrantedAt), stamp(g.LastUsedAt))
+		}
+	case "sessions":
+		if user == "" || client != "" {
+			return errors.New("admin sessions: --user is required, and only it")
+		}
+		var out admin.Sessions
+		raw, err := cl.do(ctx, http.MethodGet, "/v1/sessions?user="+url.QueryEscape(user), nil, &out)
+		if err != nil || *asJSON {
+			return printRaw(stdout, raw, err)
+		}
 		fmt.Fprintln(tw, "ID\tSUBJECT\tEMAIL\tCREATED\tLAST USED\tEXPIRES\tADDRESS\tUSER AGENT")
 		for _, s := range out.Sessions {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Subject, s.Email, stamp(s.Created),
 				stamp(s.LastUsed), stamp(s.Expires), s.ClientAddr, s.UserAgent)
 		}
-		return tw.Flush()
 	case "revoke":
-		session := fs.String("session", "", "the id of the session to end")
-		if err := fs.Parse(args[1:]); err != nil {
-			return fmt.Errorf("admin revoke: %w", err)
-		}
-		if *session == "" {
-			return errors.New("admin revoke: --session ID is required")
-		}
-		var out admin.Revoked
-		raw, err := cl.do(ctx, http.MethodPost, "/v1/sessions/revoke", admin.RevokeRequest{ID: *session}, &out)
-		if err != nil || *asJSON {
-			return printRaw(stdout, raw, err)
-		}
-		_, err = fmt.Fprintf(stdout, "revoked %d record(s)\n", out.Revoked)
-		return err
+		return adminRevoke(ctx, cl, stdout, *asJSON, user, client, grant, session)
 	}
-	return fmt.Errorf("admin: unknown command %q\n%s", args[0], adminUsage)
+	return tw.Flush()
+}
+
+// adminRevoke runs `mcpguard admin revoke` with exactly one of its targets set.
+func adminRevoke(ctx context.Context, cl adminClient, stdout io.Writer, asJSON bool, user, client, grant, session string) error {
+	var path string
+	var body any
+	set := 0
+	for _, t := range []struct {
+		value, path string
+		body        any
+	}{
+		{user, "/v1/people/revoke", admin.PersonRequest{User: user}},
+		{client, "/v1/clients/revoke", admin.RevokeRequest{ID: client}},
+		{grant, "/v1/grants/revoke", admin.RevokeRequest{ID: grant}},
+		{session, "/v1/sessions/revoke", admin.RevokeRequest{ID: session}},
+	} {
+		if t.value != "" {
+			set++
+			path, body = t.path, t.body
+		}
+	}
+	if set != 1 {
+		return errors.New("admin revoke: give exactly one of --user SUBJECT, --client ID, --grant ID, --session ID")
+	}
+	var out admin.Revoked
+	raw, err := cl.do(ctx, http.MethodPost, path, body, &out)
+	if err != nil || asJSON {
+		return printRaw(stdout, raw, err)
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{out.Grants, "grant(s)"}, {out.Sessions, "session(s)"}, {out.Consents, "consent(s)"}} {
+		if p.n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.n, p.what))
+		}
+	}
+	if out.ClientDeleted {
+		parts = append(parts, "the client registration")
+	}
+	line := fmt.Sprintf("revoked %d record(s)", out.Revoked)
+	if len(parts) > 0 && path != "/v1/sessions/revoke" {
+		line += ": " + strings.Join(parts, ", ")
+	}
+	if out.TokensRefused {
+		line += "\naccess tokens issued until now are refused on every replica"
+	}
+	if out.Note != "" {
+		line += "\nnote: " + out.Note
+	}
+	_, err = fmt.Fprintln(stdout, line)
+	return err
 }
 
 // stamp writes t in UTC to the minute for a table.

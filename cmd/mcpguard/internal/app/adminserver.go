@@ -16,7 +16,7 @@ import (
 
 // newAdminHandler builds the admin API when ADMIN_TOKEN is set; nil otherwise.
 func newAdminHandler(c config, s *setup, m *metrics, h *Handler) (http.Handler, error) {
-	if c.AdminToken == "" || s.store == nil {
+	if c.AdminToken == "" || s.store == nil || s.as == nil {
 		return nil, nil
 	}
 	actions := admin.NewActionsCounter()
@@ -24,6 +24,8 @@ func newAdminHandler(c config, s *setup, m *metrics, h *Handler) (http.Handler, 
 	return admin.New(admin.Config{
 		Token:    c.AdminToken,
 		Sessions: s.store,
+		Grants:   s.store,
+		Server:   s.as,
 		Log:      h.log,
 		Actions:  actions,
 	})

@@ -2,7 +2,8 @@ package e2e
 
 // Three mcpguard replicas behind the real nginx, sharing one store: the MCP SDK client's
 // whole flow with its steps on different replicas, a revocation on one refused by the
-// others within a second, a replica killed mid-flow, the store stopped and started again.
+// others within a second, a person offboarded on one refused by all within a second, a
+// replica killed mid-flow, the store stopped and started again.
 // The replicas are processes of the built binary, so that kill -9 is real and nothing is
 // shared between them but the store.
 
@@ -197,11 +198,11 @@ func TestReplicas(t *testing.T) {
 	bin := buildGuard(t)
 	t.Run("redis", func(t *testing.T) {
 		store := startTestRedis(t)
-		runReplicas(t, bin, oauthEnv(t, store.dsn()), store.stop, store.start)
+		runReplicas(t, bin, adminEnv(t, oauthEnv(t, store.dsn())), store.stop, store.start)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		store := startTestPostgres(t)
-		runReplicas(t, bin, oauthEnv(t, store.dsn()), store.stop, store.start)
+		runReplicas(t, bin, adminEnv(t, oauthEnv(t, store.dsn())), store.stop, store.start)
 	})
 }
 
@@ -262,24 +263,19 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 		}
 		form := url.Values{"token": {tok.AccessToken}, "token_type_hint": {"access_token"},
 			"client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret}}
-		req, err := http.NewRequest(http.MethodPost, "http://"+reps[0].addr+urlPath(t, s.asm.RevocationEndpoint), strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Host = authHost
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("X-Forwarded-Proto", "https")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("POST /revoke on %s = %v, %v; want 200", reps[0].addr, resp, err)
-		}
+		resp := reps[0].post(t, urlPath(t, s.asm.RevocationEndpoint), form)
 		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /revoke on %s = %d, want 200", reps[0].addr, resp.StatusCode)
+		}
 		revoked := time.Now()
 		for _, r := range reps {
 			waitStatus(t, r.addr+" /auth with the revoked token", http.StatusUnauthorized, time.Second-time.Since(revoked),
 				func() int { return r.authStatus(t, tok.AccessToken) })
 		}
 	})
+
+	t.Run("offboard", func(t *testing.T) { offboardAcrossReplicas(t, s, reps, regs["preregistered"]) })
 
 	t.Run("kill", func(t *testing.T) {
 		// nginx's proxy_next_upstream (default "error timeout") sends a request the killed
