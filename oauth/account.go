@@ -81,7 +81,7 @@ func (f *frontChannel) handleAccountPage(w http.ResponseWriter, r *http.Request)
 			}
 			f.writePage(w, r, http.StatusOK, "message.html", pageData{Title: "Signed out",
 				Message: "You revoked this browser's session and are signed out of mcpguard.",
-				Next: f.accountPath(), NextText: "Sign in again"}, "")
+				Next:    f.accountPath(), NextText: "Sign in again"}, "")
 			return
 		}
 		if !f.saveOrFail(w, r, ss) {
