@@ -75,6 +75,24 @@ func TestAccountSignIn(t *testing.T) {
 	}
 }
 
+// TestAccountSignInUpstream: with an upstream provider, /account goes to the provider and
+// its callback comes back to /account.
+func TestAccountSignInUpstream(t *testing.T) {
+	e, idp := newUpstreamEnv(t, "oidc", alicePlatform, nil)
+	login := redirectOf(t, e.get("/account"))
+	up := redirectOf(t, e.get(login.String()))
+	if !strings.HasPrefix(up.String(), idp.URL()+"/authorize?") {
+		t.Fatalf("GET %s goes to %s, want the provider", login, up)
+	}
+	back := redirectOf(t, e.get(up.String()))
+	if u := redirectOf(t, e.get(back.String())); u.Path != "/account" {
+		t.Fatalf("the callback of a login started at /account goes to %s, want /account", u)
+	}
+	if page := e.accountPage("/account"); !strings.Contains(page, alicePlatform.Email) {
+		t.Errorf("the account page does not name %s:\n%s", alicePlatform.Email, page)
+	}
+}
+
 func TestAccountListsGrants(t *testing.T) {
 	e := newFlowEnv(t, nil)
 	e.tokens()
