@@ -17,7 +17,8 @@ import (
 
 // frontChannel serves what the user's browser goes through while a client is being
 // authorized: /authorize, then /login (the local form) or the upstream provider and
-// /callback, then /consent, which issues the code; and /logout. A request in progress
+// /callback, then /consent, which issues the code; /logout; and /account, where a person
+// sees and revokes their grants and sessions. A request in progress
 // lives only in the browser cookie; the store keeps the login (store.Session), the
 // code and the consent.
 type frontChannel struct {
@@ -40,6 +41,7 @@ type frontChannel struct {
 	clientAddr    func(*http.Request) netip.Addr // Config.ClientAddr, for the session's display
 	pages         *template.Template             // the HTML pages
 	onLogin       func(result string)            // Config.OnLogin
+	revokeGrant   revokeGrantFunc                // Server.RevokeGrant, for /account
 }
 
 // newFrontChannel prepares the session keys and the pages.
@@ -82,6 +84,9 @@ func (f *frontChannel) routes(mux routeSet) {
 	mux.HandleFunc("POST "+p+"/consent", f.handleConsentSubmit)
 	mux.HandleFunc("GET "+p+"/logout", f.handleLogoutPage)
 	mux.HandleFunc("POST "+p+"/logout", f.handleLogout)
+	mux.HandleFunc("GET "+p+"/account", f.handleAccountPage)
+	mux.HandleFunc("POST "+p+"/account/grants/revoke", f.handleAccountRevokeGrant)
+	mux.HandleFunc("POST "+p+"/account/sessions/revoke", f.handleAccountRevokeSession)
 }
 
 // redirectToClient sends the user to the client's redirect URI with params, state

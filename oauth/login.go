@@ -189,7 +189,8 @@ func (f *frontChannel) loggedIn(w http.ResponseWriter, r *http.Request, ss *sess
 		http.Redirect(w, r, rd, http.StatusFound)
 		return
 	}
-	f.writePage(w, r, http.StatusOK, "message.html", pageData{Title: "Signed in", Message: "You are signed in as " + who(id) + "."}, "")
+	f.writePage(w, r, http.StatusOK, "message.html", pageData{Title: "Signed in", Message: "You are signed in as " + who(id) + ".",
+		Next: f.accountPath(), NextText: "Your account: applications and sessions"}, "")
 }
 
 // unsafeReturn matches what browsers may read as another host in a path: two slashes

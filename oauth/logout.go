@@ -94,6 +94,7 @@ func (f *frontChannel) handleLogoutPage(w http.ResponseWriter, r *http.Request) 
 	}
 	if id, ok := f.identity(r, ss); ok {
 		data.Message = "You are signed in as " + who(id) + "."
+		data.Next, data.NextText = f.accountPath(), "See and revoke the applications and sessions of your account"
 	}
 	if !f.saveOrFail(w, r, ss) {
 		return

@@ -20,16 +20,19 @@ func parsePages() (*template.Template, error) {
 
 // pageData is what every page template reads.
 type pageData struct {
-	Title   string
-	Message string
-	Error   string // the login form's error
-	Action  string // the form's action
-	CSRF    string
-	Email   string // the login form's email, kept on a failed attempt
-	ReqID   string
-	Logout  string // the logout URL, on pages where another account may help
-	Return  string // the logout form's rd: where the browser goes after signing out
-	Consent *consentView
+	Title    string
+	Message  string
+	Error    string // the login form's error
+	Action   string // the form's action
+	CSRF     string
+	Email    string // the login form's email, kept on a failed attempt
+	ReqID    string
+	Logout   string // the logout URL, on pages where another account may help
+	Return   string // the logout form's rd: where the browser goes after signing out
+	Next     string // a link the page offers next, with NextText as its text
+	NextText string
+	Consent  *consentView
+	Account  *accountView
 }
 
 // consentView is what the consent page shows about a request (MCP security best

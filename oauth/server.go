@@ -22,7 +22,7 @@ import (
 //   - accounts: who may sign in, local users or the upstream identity provider's,
 //     within the login allowlists;
 //   - frontChannel: what the user's browser goes through, /authorize, /login,
-//     /callback, /consent and /logout;
+//     /callback, /consent, /logout and /account;
 //   - tokenEndpoint: /token with its grants, /revoke and /introspect;
 //
 // and, itself, the signing keys, /jwks and the access tokens (keys.go, access.go).
@@ -110,6 +110,7 @@ func New(ctx context.Context, c Config) (*Server, error) {
 	if s.front, err = newFrontChannel(c, iss, scopes, ttl, s.clients, s.accounts, s.now); err != nil {
 		return nil, err
 	}
+	s.front.revokeGrant = s.RevokeGrant
 	s.tokens = &tokenEndpoint{
 		iss:             iss,
 		store:           c.Store,

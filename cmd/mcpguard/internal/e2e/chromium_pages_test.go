@@ -40,9 +40,9 @@ func chromiumBinary(t *testing.T) string {
 }
 
 // newChromium starts headless Chromium with a new profile and JavaScript turned off, and
-// returns the context of its tab, limited to 30 seconds. The browser stops when the test
-// ends.
-func newChromium(t *testing.T, bin string) context.Context {
+// returns the context of its tab, limited to 30 seconds; extra adds command-line flags.
+// The browser stops when the test ends.
+func newChromium(t *testing.T, bin string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	profile := t.TempDir() // made before the browser's cleanup is registered, so removed after it
 	var out syncBuffer
@@ -57,6 +57,7 @@ func newChromium(t *testing.T, bin string) context.Context {
 		chromedp.WindowSize(960, 720),
 		chromedp.CombinedOutput(&out),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {
@@ -156,8 +157,8 @@ func chromiumCheckConsentPage(t *testing.T, ctx context.Context, resp *network.R
 }
 
 // chromiumCheckPlainPage wants a page that no other site may frame (X-Frame-Options and
-// CSP frame-ancestors), in a declared language, without scripts, whose one form posts
-// back to mcpguard with a CSRF token.
+// CSP frame-ancestors), in a declared language, without scripts, whose forms post back
+// to mcpguard, each with a CSRF token.
 func chromiumCheckPlainPage(t *testing.T, ctx context.Context, resp *network.Response) {
 	t.Helper()
 	header := func(name string) string {
@@ -181,15 +182,20 @@ func chromiumCheckPlainPage(t *testing.T, ctx context.Context, resp *network.Res
 		t.Errorf("%s has %d script elements, want none", resp.URL, n)
 	}
 	forms := chromiumRun(t, ctx, "forms", chromedp.AttributesAll(chromedp.CSSAll("form"), chromedp.AtLeast(0)))
-	if len(forms) != 1 || !strings.EqualFold(forms[0]["method"], "post") {
-		t.Fatalf("%s has the forms %v, want one that posts", resp.URL, forms)
+	if len(forms) == 0 {
+		t.Fatalf("%s has no form, want forms that post", resp.URL)
 	}
 	page, _ := url.Parse(resp.URL)
-	if action, err := page.Parse(forms[0]["action"]); err != nil || action.Host != page.Host || action.Scheme != page.Scheme {
-		t.Errorf("%s: the form posts to %q, want mcpguard", resp.URL, forms[0]["action"])
+	for _, f := range forms {
+		if !strings.EqualFold(f["method"], "post") {
+			t.Fatalf("%s has the forms %v, want every one to post", resp.URL, forms)
+		}
+		if action, err := page.Parse(f["action"]); err != nil || action.Host != page.Host || action.Scheme != page.Scheme {
+			t.Errorf("%s: a form posts to %q, want mcpguard", resp.URL, f["action"])
+		}
 	}
-	if n := chromiumCount(t, ctx, `form input[type="hidden"][name="csrf"]`); n != 1 {
-		t.Errorf("%s: the form has %d csrf fields, want 1", resp.URL, n)
+	if n := chromiumCount(t, ctx, `form input[type="hidden"][name="csrf"]`); n != len(forms) {
+		t.Errorf("%s: its %d forms have %d csrf fields, want one each", resp.URL, len(forms), n)
 	}
 }
 

@@ -156,7 +156,7 @@ func checkASAllowlist(t *testing.T, file string, paths []string) {
 			return a == p || (a == "/.well-known" && strings.HasPrefix(p, "/.well-known/"))
 		})
 	}
-	want := []string{"/login", "/callback", "/consent", "/logout"}
+	want := []string{"/login", "/callback", "/consent", "/logout", "/account", "/account/grants/revoke", "/account/sessions/revoke"}
 	for _, k := range []string{"authorization_endpoint", "token_endpoint", "registration_endpoint", "revocation_endpoint", "jwks_uri"} {
 		u, err := url.Parse(fmt.Sprint(meta[k]))
 		if err != nil || u.Path == "" {

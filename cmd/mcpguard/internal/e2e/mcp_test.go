@@ -169,6 +169,62 @@ func clientRegistrations() []clientRegistration {
 	}
 }
 
+// sdkClient is the official MCP SDK client of one registration: its OAuth handler's
+// configuration, the browser that logs in and consents for it, the tokens it holds and
+// how many times it asked for an authorization code.
+type sdkClient struct {
+	cfg     *auth.AuthorizationCodeHandlerConfig
+	handler *auth.AuthorizationCodeHandler
+	browser *formBrowser
+	tokens  *sdkTokens
+	fetches atomic.Int32
+}
+
+// newSDKClient prepares the SDK client of reg, whose browser logs in as person.
+func (s *mcpStack) newSDKClient(t *testing.T, person loginUser, reg clientRegistration) *sdkClient {
+	t.Helper()
+	browser, err := newFormBrowser(s.edge, authIssuer, person.email, person.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for host := range s.edge.direct {
+		browser.allow("http://" + host)
+	}
+	c := &sdkClient{browser: browser, tokens: &sdkTokens{}}
+	c.cfg = &auth.AuthorizationCodeHandlerConfig{
+		RequestRefreshToken: true,
+		Client:              &http.Client{Transport: s.edge, Timeout: 10 * time.Second},
+		NewTokenSource:      c.tokens.newTokenSource,
+	}
+	reg.configure(c.cfg, s)
+	c.cfg.AuthorizationCodeFetcher = func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
+		c.fetches.Add(1)
+		return browser.authorize(ctx, args.URL, c.cfg.RedirectURL)
+	}
+	if c.handler, err = auth.NewAuthorizationCodeHandler(c.cfg); err != nil {
+		t.Fatalf("NewAuthorizationCodeHandler: %v", err)
+	}
+	return c
+}
+
+// connect connects the SDK client to the MCP server through the edge: it meets the
+// 401 and runs the whole authorization flow.
+func (c *sdkClient) connect(t *testing.T, ctx context.Context, s *mcpStack) *mcp.ClientSession {
+	t.Helper()
+	hops := s.edge.mark()
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpguard-e2e", Version: "1.0.0"}, nil)
+	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{
+		Endpoint:     mcpURL,
+		HTTPClient:   &http.Client{Transport: s.edge},
+		OAuthHandler: c.handler,
+		MaxRetries:   -1,
+	}, nil)
+	if err != nil {
+		t.Fatalf("SDK client Connect(%s) = %v\nrequests:\n%s\nbrowser pages: %s", mcpURL, err, s.edge.since(hops), c.browser.summary())
+	}
+	return session
+}
+
 // clientRegistration is one way the SDK client gets a client_id.
 type clientRegistration struct {
 	name       string
@@ -184,25 +240,8 @@ func runMCPFlow(t *testing.T, s *mcpStack, person loginUser, reg clientRegistrat
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	edge, up, asm := s.edge, s.up, s.asm
-	browser, err := newFormBrowser(edge, authIssuer, person.email, person.password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for host := range edge.direct {
-		browser.allow("http://" + host)
-	}
-	var fetches atomic.Int32
-	tokens := &sdkTokens{}
-	cfg := &auth.AuthorizationCodeHandlerConfig{
-		RequestRefreshToken: true,
-		Client:              &http.Client{Transport: edge, Timeout: 10 * time.Second},
-		NewTokenSource:      tokens.newTokenSource,
-	}
-	reg.configure(cfg, s)
-	cfg.AuthorizationCodeFetcher = func(ctx context.Context, args *auth.AuthorizationArgs) (*auth.AuthorizationResult, error) {
-		fetches.Add(1)
-		return browser.authorize(ctx, args.URL, cfg.RedirectURL)
-	}
+	c := s.newSDKClient(t, person, reg)
+	browser, cfg, tokens, fetches := c.browser, c.cfg, c.tokens, &c.fetches
 	registers := cfg.DynamicClientRegistrationConfig != nil
 	wantClientID := ""
 	switch {
@@ -211,23 +250,10 @@ func runMCPFlow(t *testing.T, s *mcpStack, person loginUser, reg clientRegistrat
 	case cfg.PreregisteredClient != nil:
 		wantClientID = cfg.PreregisteredClient.ClientID
 	}
-	handler, err := auth.NewAuthorizationCodeHandler(cfg)
-	if err != nil {
-		t.Fatalf("NewAuthorizationCodeHandler: %v", err)
-	}
 
 	// 1. Connect: the SDK meets the 401 and runs the whole authorization flow.
 	hops, seen, cimdHits := edge.mark(), len(up.requests()), s.cimd.hits()
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpguard-e2e", Version: "1.0.0"}, nil)
-	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{
-		Endpoint:     mcpURL,
-		HTTPClient:   &http.Client{Transport: edge},
-		OAuthHandler: handler,
-		MaxRetries:   -1,
-	}, nil)
-	if err != nil {
-		t.Fatalf("SDK client Connect(%s) = %v\nrequests:\n%s\nbrowser pages: %s", mcpURL, err, edge.since(hops), browser.summary())
-	}
+	session := c.connect(t, ctx, s)
 	defer session.Close()
 
 	want := []hopWant{
