@@ -15,7 +15,7 @@ import (
 
 // dump implements dumper, in one read transaction.
 func (b *boltStore) dump(ctx context.Context, now time.Time) (s snapshot, err error) {
-	s = snapshot{revoked: map[string]time.Time{}, denylist: map[string]time.Time{}}
+	s = snapshot{revoked: map[string]time.Time{}, denylist: map[string]time.Time{}, subjects: map[string]SubjectRevocation{}}
 	err = b.view(ctx, func(tx *bbolt.Tx) error {
 		return errors.Join(
 			each(tx, bucketClients, func(_ []byte, c Client) {
@@ -46,10 +46,23 @@ func (b *boltStore) dump(ctx context.Context, now time.Time) (s snapshot, err er
 					s.sessions = append(s.sessions, ss)
 				}
 			}),
+			eachIfThere(tx, bucketSubjects, func(k []byte, r SubjectRevocation) {
+				if !expired(r.Until, now) {
+					s.subjects[string(k)] = r
+				}
+			}),
 		)
 	})
 	sortSnapshot(&s)
 	return s, err
+}
+
+// eachIfThere is each for a bucket made on first use, which may not exist yet.
+func eachIfThere[T any](tx *bbolt.Tx, bucket []byte, fn func(key []byte, v T)) error {
+	if tx.Bucket(bucket) == nil {
+		return nil
+	}
+	return each(tx, bucket, fn)
 }
 
 // each decodes every record of bucket and hands it to fn with its key.
@@ -140,6 +153,9 @@ func (r *redisStore) dump(ctx context.Context, now time.Time) (s snapshot, err e
 	if s.keys, err = r.SigningKeys(ctx); err != nil {
 		return s, err
 	}
+	if s.subjects, err = r.subjectRevocations(ctx, now); err != nil {
+		return s, err
+	}
 	sortSnapshot(&s)
 	return s, nil
 }
@@ -159,7 +175,7 @@ func (p *postgresStore) dump(ctx context.Context, now time.Time) (s snapshot, er
 	if err := p.begin(ctx); err != nil {
 		return s, err
 	}
-	s = snapshot{revoked: map[string]time.Time{}, denylist: map[string]time.Time{}}
+	s = snapshot{revoked: map[string]time.Time{}, denylist: map[string]time.Time{}, subjects: map[string]SubjectRevocation{}}
 	err = pgx.BeginTxFunc(ctx, p.db, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows := func(sql string, add func([]byte) error) error {
 			rs, _ := tx.Query(ctx, sql, now)
@@ -192,9 +208,20 @@ func (p *postgresStore) dump(ctx context.Context, now time.Time) (s snapshot, er
 			_, err := pgx.ForEachRow(rs, []any{&k, &at}, func() error { into[k] = at.UTC(); return nil })
 			return err
 		}
+		subjects := func() error {
+			rs, _ := tx.Query(ctx, "SELECT subject, revoked_at, expires_at FROM mcpguard_subject_revocations WHERE expires_at > $1", now)
+			var k string
+			var r SubjectRevocation
+			_, err := pgx.ForEachRow(rs, []any{&k, &r.At, &r.Until}, func() error {
+				s.subjects[k] = SubjectRevocation{At: r.At.UTC(), Until: r.Until.UTC()}
+				return nil
+			})
+			return err
+		}
 		return errors.Join(
 			times("SELECT family_id, revoked_at FROM mcpguard_families WHERE revoked_at IS NOT NULL AND $1::timestamptz IS NOT NULL", s.revoked),
 			times("SELECT jti, expires_at FROM mcpguard_access_denylist WHERE expires_at > $1", s.denylist),
+			subjects(),
 		)
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ type snapshot struct {
 	consents []Consent
 	keys     []SigningKey
 	sessions []Session
+	subjects map[string]SubjectRevocation // subject (or client key) -> its revocation
 }
 
 // dumper is implemented by every backend of this package.
@@ -33,14 +35,17 @@ type dumper interface {
 // already held.
 type Counts struct {
 	Clients, AuthCodes, RefreshTokens, RevokedFamilies, Denylist, Consents, Sessions, SigningKeys int
+	// RevokedSubjects counts the revocations of a whole person or client, each kept
+	// until the access tokens it covers have expired.
+	RevokedSubjects int
 	// Present counts the records the target already had (a second run copies none).
 	Present int
 }
 
 // String is the counts as one line, for `mcpguard store migrate`.
 func (c Counts) String() string {
-	return fmt.Sprintf("clients %d, authorization codes %d, refresh tokens %d, revoked families %d, revoked access tokens %d, consents %d, browser sessions %d, signing keys %d (already there: %d)",
-		c.Clients, c.AuthCodes, c.RefreshTokens, c.RevokedFamilies, c.Denylist, c.Consents, c.Sessions, c.SigningKeys, c.Present)
+	return fmt.Sprintf("clients %d, authorization codes %d, refresh tokens %d, revoked families %d, revoked access tokens %d, revoked people and clients %d, consents %d, browser sessions %d, signing keys %d (already there: %d)",
+		c.Clients, c.AuthCodes, c.RefreshTokens, c.RevokedFamilies, c.Denylist, c.RevokedSubjects, c.Consents, c.Sessions, c.SigningKeys, c.Present)
 }
 
 // Copy writes every record live at now in from into to, as they are: used codes stay
@@ -131,6 +136,19 @@ func Copy(ctx context.Context, from, to Store, now time.Time) (Counts, error) {
 		}
 		n.Denylist++
 	}
+	for _, sub := range slices.Sorted(maps.Keys(snap.subjects)) {
+		rev := snap.subjects[sub]
+		if at, err := to.SubjectRevokedAt(ctx, sub); err != nil {
+			return n, fmt.Errorf("store: copy: read a subject revocation: %w", err)
+		} else if !at.Before(rev.At) {
+			n.Present++
+			continue
+		}
+		if err := to.RevokeSubject(ctx, sub, rev.At, rev.Until); err != nil {
+			return n, fmt.Errorf("store: copy: revoke a subject: %w", err)
+		}
+		n.RevokedSubjects++
+	}
 	return n, nil
 }
 
@@ -195,6 +213,12 @@ func (m *memory) dump(ctx context.Context, now time.Time) (snapshot, error) {
 	for _, ss := range m.sessions {
 		if ss.live(now) {
 			s.sessions = append(s.sessions, ss.clone())
+		}
+	}
+	s.subjects = map[string]SubjectRevocation{}
+	for sub, r := range m.subjects {
+		if !expired(r.Until, now) {
+			s.subjects[sub] = r
 		}
 	}
 	sortSnapshot(&s)

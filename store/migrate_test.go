@@ -40,7 +40,9 @@ func fill(t *testing.T, s store.Store, t0 time.Time) {
 		"denied expired": s.RevokeAccessToken(ctx, "jti-old", gone),
 		"session": s.CreateSession(ctx, store.Session{ID: "sess-1", Identity: id, CreatedAt: t0, LastUsedAt: t0, ExpiresAt: t0.Add(8 * time.Hour), IdleExpiresAt: exp,
 			ClientAddr: "192.0.2.7", UserAgent: "Mozilla/5.0"}),
-		"session ended": s.CreateSession(ctx, store.Session{ID: "sess-old", Identity: id, CreatedAt: gone.Add(-time.Hour), LastUsedAt: gone.Add(-time.Hour), ExpiresAt: exp, IdleExpiresAt: gone}),
+		"subject":         s.RevokeSubject(ctx, "sub-1", t0, exp),
+		"subject expired": s.RevokeSubject(ctx, "sub-old", gone.Add(-time.Hour), gone),
+		"session ended":   s.CreateSession(ctx, store.Session{ID: "sess-old", Identity: id, CreatedAt: gone.Add(-time.Hour), LastUsedAt: gone.Add(-time.Hour), ExpiresAt: exp, IdleExpiresAt: gone}),
 	} {
 		if err != nil {
 			t.Fatalf("fill: %s: %v", name, err)
@@ -96,6 +98,10 @@ func state(t *testing.T, s store.Store) map[string]any {
 		ss, err := s.GetSession(ctx, id, time.Now())
 		read("session "+id, ss, err)
 	}
+	for _, sub := range []string{"sub-1", "sub-old"} {
+		at, err := s.SubjectRevokedAt(ctx, sub)
+		read("subject revoked "+sub, at, err)
+	}
 	keys, err := s.SigningKeys(ctx)
 	read("keys", keys, err)
 	n, err := s.CountClients(ctx)
@@ -121,7 +127,7 @@ func TestCopy(t *testing.T) {
 		if err != nil {
 			t.Fatalf("copy %d: %v", i, err)
 		}
-		wantN := store.Counts{Clients: 2, AuthCodes: 2, RefreshTokens: 3, RevokedFamilies: 2, Denylist: 1, Consents: 1, Sessions: 1, SigningKeys: 1}
+		wantN := store.Counts{Clients: 2, AuthCodes: 2, RefreshTokens: 3, RevokedFamilies: 2, Denylist: 1, Consents: 1, Sessions: 1, SigningKeys: 1, RevokedSubjects: 1}
 		if n != wantN {
 			t.Errorf("copy %d: Copy() = %v, want %v", i, n, wantN)
 		}
@@ -130,7 +136,7 @@ func TestCopy(t *testing.T) {
 			t.Fatalf("copy %d again: %v", i, err)
 		}
 		// Consents are replaced, not skipped: the one record a second run writes again.
-		if wantAgain := (store.Counts{Consents: 1, Present: 12}); again != wantAgain {
+		if wantAgain := (store.Counts{Consents: 1, Present: 13}); again != wantAgain {
 			t.Errorf("copy %d again: Copy() = %v, want %v", i, again, wantAgain)
 		}
 	}

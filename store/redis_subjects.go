@@ -13,6 +13,10 @@ func rkSubject(subject string) string {
 	return redisPrefix + "subject:" + subject
 }
 
+// rkSubjects indexes the revoked subjects by when their record may go (Unix
+// microseconds), for `mcpguard store migrate` and GC; the records expire by their TTL.
+var rkSubjects = redisPrefix + "subjects"
+
 // subjectScript sets the key to the later of its value and ARGV[1] and its lifetime to
 // the longer of the two, in one atomic step. RFC 3339 UTC strings of one layout sort as
 // the moments they name.
@@ -24,6 +28,8 @@ if old and old > at then at = old end
 local keep = tonumber(ARGV[2])
 if ttl > keep then keep = ttl end
 redis.call('SET', KEYS[1], at, 'PX', keep)
+local kept = redis.call('ZSCORE', KEYS[2], ARGV[4])
+if not kept or tonumber(kept) < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) end
 return 1`)
 
 // RevokeSubject implements [SubjectStore]; the key expires by itself at until. Every
@@ -36,7 +42,8 @@ func (r *redisStore) RevokeSubject(ctx context.Context, subject string, at, unti
 		return err
 	}
 	ttl := max(until.Sub(r.now()), time.Second)
-	err := subjectScript.Run(ctx, r.db, []string{rkSubject(subject)}, at.UTC().Format(subjectLayout), ttl.Milliseconds()).Err()
+	err := subjectScript.Run(ctx, r.db, []string{rkSubject(subject), rkSubjects},
+		at.UTC().Format(subjectLayout), ttl.Milliseconds(), scoreArg(r.now().Add(ttl)), subject).Err()
 	if err != nil {
 		return redisError(err)
 	}
@@ -65,4 +72,34 @@ func (r *redisStore) SubjectRevokedAt(ctx context.Context, subject string) (time
 		return time.Time{}, err
 	}
 	return at, nil
+}
+
+// subjectRevocations returns the subject revocations kept after now, for dump.
+func (r *redisStore) subjectRevocations(ctx context.Context, now time.Time) (map[string]SubjectRevocation, error) {
+	z, err := r.db.ZRangeByScoreWithScores(ctx, rkSubjects, &redis.ZRangeBy{Min: "(" + scoreArg(now), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, redisError(err)
+	}
+	out := make(map[string]SubjectRevocation, len(z))
+	for _, m := range z {
+		subject := m.Member.(string)
+		at, err := r.SubjectRevokedAt(ctx, subject)
+		if err != nil {
+			return nil, err
+		}
+		if !at.IsZero() { // else dropped by its TTL meanwhile
+			out[subject] = SubjectRevocation{At: at, Until: time.UnixMicro(int64(m.Score)).UTC()}
+		}
+	}
+	return out, nil
+}
+
+// gcSubjects drops the index entries of subject records past their time; the records
+// themselves went by their TTL.
+func (r *redisStore) gcSubjects(ctx context.Context, now time.Time) (int, error) {
+	d, err := r.db.ZRemRangeByScore(ctx, rkSubjects, "-inf", scoreArg(now)).Result()
+	if err != nil {
+		return 0, redisError(err)
+	}
+	return int(d), nil
 }

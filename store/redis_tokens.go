@@ -362,5 +362,9 @@ func (r *redisStore) GC(ctx context.Context, now time.Time) (int, error) {
 	}
 	n += int(d)
 	d2, err := r.gcSessions(ctx, now)
-	return n + d2, err
+	if err != nil {
+		return n + d2, err
+	}
+	d3, err := r.gcSubjects(ctx, now)
+	return n + d2 + d3, err
 }
