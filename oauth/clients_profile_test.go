@@ -53,6 +53,42 @@ func TestKnownClientsReplay(t *testing.T) {
 	}
 }
 
+// TestKnownClientsPreRegistered replays every registration-only row (no metadata
+// document) with dynamic registration off: the client pre-registered in the configuration
+// as a public client, with the redirect URIs of the row's registration request, and the
+// client configured with that client_id. Every redirect URI the row sends must then work as
+// it does after a registration.
+func TestKnownClientsPreRegistered(t *testing.T) {
+	for _, p := range KnownClients() {
+		if slices.ContainsFunc(p.Registrations, func(r Registration) bool { return r.CIMD != "" }) {
+			continue
+		}
+		for i, r := range p.Registrations {
+			t.Run(fmt.Sprintf("%s/%d", p.Name, i), func(t *testing.T) {
+				var body struct {
+					RedirectURIs []string `json:"redirect_uris"`
+				}
+				if err := json.Unmarshal([]byte(r.Body), &body); err != nil || len(body.RedirectURIs) == 0 {
+					t.Fatalf("registration body %s: %v, want redirect_uris", r.Body, err)
+				}
+				id := strings.ReplaceAll(strings.ToLower(p.Name), " ", "-")
+				e := newFlowEnv(t, func(c *Config) {
+					c.DisableDynamicRegistration = true
+					c.Clients = []StaticClient{{ID: id, Name: p.Name, RedirectURIs: body.RedirectURIs}}
+				})
+				resp := e.get("/register")
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusNotFound {
+					t.Fatalf("GET /register = %d with registration off, want 404", resp.StatusCode)
+				}
+				for _, redirect := range r.RedirectURIs {
+					e.replay(t, p, id, "", redirect)
+				}
+			})
+		}
+	}
+}
+
 // clientOf gets the client_id of r: the stand-in URL of its metadata document, or the
 // answer of the registration endpoint, with the secret it issued, if any.
 func (e *flowEnv) clientOf(t *testing.T, cimdOrigin string, r Registration) (id, secret string) {
