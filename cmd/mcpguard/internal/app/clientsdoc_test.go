@@ -23,15 +23,7 @@ func TestClientDocsPolicyFiles(t *testing.T) {
 	} {
 		t.Run(tt.page, func(t *testing.T) {
 			root := repoRoot(t)
-			doc, err := os.ReadFile(filepath.Join(root, "docs", "clients", tt.page))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, rest, _ := strings.Cut(string(doc), "```yaml\n")
-			yaml, _, ok := strings.Cut(rest, "```")
-			if !ok {
-				t.Fatalf("docs/clients/%s has no yaml block", tt.page)
-			}
+			yaml := docYAML(t, "docs/clients/"+tt.page)
 			h, logs := testServer(t, map[string]string{
 				"POLICY_FILE":          writeFile(t, "policy.yaml", yaml),
 				"DYNAMIC_REGISTRATION": "false",
@@ -69,4 +61,19 @@ func TestClientDocsPolicyFiles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// docYAML returns the first yaml block of the document at path, from the module root.
+func docYAML(t *testing.T, path string) string {
+	t.Helper()
+	doc, err := os.ReadFile(filepath.Join(repoRoot(t), filepath.FromSlash(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
+	yaml, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatalf("%s has no yaml block", path)
+	}
+	return yaml
 }

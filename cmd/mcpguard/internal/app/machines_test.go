@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -130,15 +128,7 @@ clients:
 // TestMachinesDocExample: the policy file of docs/machines.md starts mcpguard, and its
 // ci-bot gets a token with the secret whose hash it shows.
 func TestMachinesDocExample(t *testing.T) {
-	doc, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "machines.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
-	yaml, _, ok := strings.Cut(rest, "```")
-	if !ok {
-		t.Fatal("docs/machines.md has no yaml block")
-	}
+	yaml := docYAML(t, "docs/machines.md")
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
