@@ -16,34 +16,15 @@ func (b *boltStore) SubjectsByEmail(ctx context.Context, email string, now time.
 	}
 	var out []string
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		var (
-			sessions []Session
-			tokens   []RefreshToken
-		)
-		err := tx.Bucket(bucketSessions).ForEach(func(_, raw []byte) error {
-			s, err := decode[Session](bucketSessions, raw)
-			if err == nil {
-				sessions = append(sessions, s)
-			}
-			return err
-		})
+		sessions, err := decodeAll[Session](tx, bucketSessions)
 		if err != nil {
 			return err
 		}
-		err = tx.Bucket(bucketTokens).ForEach(func(_, raw []byte) error {
-			t, err := decode[RefreshToken](bucketTokens, raw)
-			if err == nil {
-				tokens = append(tokens, t)
-			}
-			return err
-		})
+		tokens, err := decodeAll[RefreshToken](tx, bucketTokens)
 		if err != nil {
 			return err
 		}
-		revoked := tx.Bucket(bucketRevokedFamilies)
-		out = subjectsWithEmail(folded, sessions, tokens, now, func(family string) bool {
-			return revoked.Get([]byte(family)) != nil
-		})
+		out = subjectsWithEmail(folded, sessions, tokens, now, boltFamilyRevoked(tx))
 		return nil
 	})
 	return out, err

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -15,16 +17,6 @@ func (m *memory) SubjectsByEmail(ctx context.Context, email string, now time.Tim
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	sessions := make([]Session, 0, len(m.sessions))
-	for _, s := range m.sessions {
-		sessions = append(sessions, s)
-	}
-	tokens := make([]RefreshToken, 0, len(m.tokens))
-	for _, t := range m.tokens {
-		tokens = append(tokens, t)
-	}
-	return subjectsWithEmail(folded, sessions, tokens, now, func(family string) bool {
-		_, ok := m.revokedFamilies[family]
-		return ok
-	}), nil
+	sessions, tokens := slices.Collect(maps.Values(m.sessions)), slices.Collect(maps.Values(m.tokens))
+	return subjectsWithEmail(folded, sessions, tokens, now, m.familyRevoked), nil
 }

@@ -42,20 +42,9 @@ func (p *postgresStore) SubjectsByEmail(ctx context.Context, email string, now t
 	rows, _ = p.db.Query(ctx, `SELECT t.data, f.revoked_at IS NOT NULL
 		FROM mcpguard_refresh_tokens t LEFT JOIN mcpguard_families f ON f.family_id = t.family_id
 		WHERE t.expires_at > $2 AND `+sqlFold("t.data->'Identity'->>'Email'")+" = $1", folded, now)
-	var (
-		tokens  []RefreshToken
-		revoked = map[string]bool{}
-		t       RefreshToken
-		rev     bool
-	)
-	_, err = pgx.ForEachRow(rows, []any{&t, &rev}, func() error {
-		tokens = append(tokens, t)
-		revoked[t.FamilyID] = revoked[t.FamilyID] || rev
-		t = RefreshToken{}
-		return nil
-	})
+	tokens, revoked, err := tokensWithRevocation(rows)
 	if err != nil {
-		return nil, pgError(err)
+		return nil, err
 	}
 	return subjectsWithEmail(folded, sessions, tokens, now, func(family string) bool { return revoked[family] }), nil
 }
