@@ -31,24 +31,33 @@ func (b *boltStore) ListClients(ctx context.Context) ([]Client, error) {
 func (b *boltStore) ListGrants(ctx context.Context, subject, clientID string, now time.Time) ([]Grant, error) {
 	var out []Grant
 	err := b.view(ctx, func(tx *bbolt.Tx) error {
-		var tokens []RefreshToken
-		err := tx.Bucket(bucketTokens).ForEach(func(_, raw []byte) error {
-			t, err := decode[RefreshToken](bucketTokens, raw)
-			if err == nil {
-				tokens = append(tokens, t)
-			}
-			return err
-		})
+		tokens, err := decodeAll[RefreshToken](tx, bucketTokens)
 		if err != nil {
 			return err
 		}
-		revoked := tx.Bucket(bucketRevokedFamilies)
-		out = grantsOf(tokens, subject, clientID, now, func(family string) bool {
-			return revoked.Get([]byte(family)) != nil
-		})
+		out = grantsOf(tokens, subject, clientID, now, boltFamilyRevoked(tx))
 		return nil
 	})
 	return out, err
+}
+
+// decodeAll decodes every record of bucket.
+func decodeAll[T any](tx *bbolt.Tx, bucket []byte) ([]T, error) {
+	var out []T
+	err := tx.Bucket(bucket).ForEach(func(_, raw []byte) error {
+		v, err := decode[T](bucket, raw)
+		if err == nil {
+			out = append(out, v)
+		}
+		return err
+	})
+	return out, err
+}
+
+// boltFamilyRevoked reports, within tx, whether a family was revoked.
+func boltFamilyRevoked(tx *bbolt.Tx) func(family string) bool {
+	revoked := tx.Bucket(bucketRevokedFamilies)
+	return func(family string) bool { return revoked.Get([]byte(family)) != nil }
 }
 
 // DeleteConsents implements [GrantStore] in one write transaction.

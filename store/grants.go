@@ -38,10 +38,59 @@ type GrantStore interface {
 	// matching every value; at least one of the two must be set (errNoConsentFilter).
 	// It returns how many it removed.
 	DeleteConsents(ctx context.Context, subject, clientID string) (int, error)
+	// SubjectsByEmail returns the distinct subjects of the browser sessions and the
+	// refresh tokens live at now whose Identity.Email equals email after ASCII case
+	// folding (exactly: no prefix, substring or Unicode folding), sorted. A refresh
+	// token is live while it has not expired and neither it nor its family is revoked.
+	// It is how the admin API finds a person by email whose subject is an upstream
+	// provider's opaque id. An empty email is errNoEmail.
+	SubjectsByEmail(ctx context.Context, email string, now time.Time) ([]string, error)
 }
 
 // errNoConsentFilter is DeleteConsents called with neither a subject nor a client.
 var errNoConsentFilter = errors.New("store: deleting consents needs a subject, a client or both")
+
+// errNoEmail is SubjectsByEmail called with an empty email.
+var errNoEmail = errors.New("store: finding subjects by email needs an email")
+
+// foldEmail is email with ASCII A-Z lowered and every other byte kept, the one case
+// folding SubjectsByEmail applies (emails are stored as the identity provider gave them).
+func foldEmail(email string) string {
+	b := []byte(email)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
+}
+
+// subjectsWithEmail is the sorted distinct subjects of the sessions and refresh tokens
+// live at now whose email folds to folded (foldEmail of the email asked for). revoked
+// reports whether a family was revoked. Every backend ends in it, so the rules are in
+// one place; a backend may pass more records than match.
+func subjectsWithEmail(folded string, sessions []Session, tokens []RefreshToken, now time.Time, revoked func(family string) bool) []string {
+	seen := map[string]bool{}
+	for _, s := range sessions {
+		if s.live(now) && s.Identity.Subject != "" && foldEmail(s.Identity.Email) == folded {
+			seen[s.Identity.Subject] = true
+		}
+	}
+	for _, t := range tokens {
+		if seen[t.Identity.Subject] || t.Identity.Subject == "" || foldEmail(t.Identity.Email) != folded {
+			continue
+		}
+		if !expired(t.ExpiresAt, now) && t.RevokedAt.IsZero() && !revoked(t.FamilyID) {
+			seen[t.Identity.Subject] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for sub := range seen {
+		out = append(out, sub)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // grantsOf folds refresh tokens into the live grants they make at now, filtered by
 // subject and clientID (empty matches all), sorted as ListGrants returns them. revoked

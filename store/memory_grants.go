@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -28,14 +30,13 @@ func (m *memory) ListGrants(ctx context.Context, subject, clientID string, now t
 		return nil, err
 	}
 	defer m.mu.Unlock()
-	tokens := make([]RefreshToken, 0, len(m.tokens))
-	for _, t := range m.tokens {
-		tokens = append(tokens, t)
-	}
-	return grantsOf(tokens, subject, clientID, now, func(family string) bool {
-		_, ok := m.revokedFamilies[family]
-		return ok
-	}), nil
+	return grantsOf(slices.Collect(maps.Values(m.tokens)), subject, clientID, now, m.familyRevoked), nil
+}
+
+// familyRevoked reports whether family was revoked; the caller holds the mutex.
+func (m *memory) familyRevoked(family string) bool {
+	_, ok := m.revokedFamilies[family]
+	return ok
 }
 
 // DeleteConsents implements [GrantStore].

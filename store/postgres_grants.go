@@ -30,6 +30,16 @@ func (p *postgresStore) ListGrants(ctx context.Context, subject, clientID string
 	rows, _ := p.db.Query(ctx, `SELECT t.data, f.revoked_at IS NOT NULL
 		FROM mcpguard_refresh_tokens t LEFT JOIN mcpguard_families f ON f.family_id = t.family_id
 		WHERE ($1 = '' OR t.data->'Identity'->>'Subject' = $1) AND ($2 = '' OR t.data->>'ClientID' = $2)`, subject, clientID)
+	tokens, revoked, err := tokensWithRevocation(rows)
+	if err != nil {
+		return nil, err
+	}
+	return grantsOf(tokens, subject, clientID, now, func(family string) bool { return revoked[family] }), nil
+}
+
+// tokensWithRevocation reads rows of (refresh token data, family revoked) into the
+// tokens and whether each family is revoked.
+func tokensWithRevocation(rows pgx.Rows) ([]RefreshToken, map[string]bool, error) {
 	var (
 		tokens  []RefreshToken
 		revoked = map[string]bool{}
@@ -43,9 +53,9 @@ func (p *postgresStore) ListGrants(ctx context.Context, subject, clientID string
 		return nil
 	})
 	if err != nil {
-		return nil, pgError(err)
+		return nil, nil, pgError(err)
 	}
-	return grantsOf(tokens, subject, clientID, now, func(family string) bool { return revoked[family] }), nil
+	return tokens, revoked, nil
 }
 
 // DeleteConsents implements [GrantStore] in one statement.

@@ -52,6 +52,15 @@ func (r *redisStore) ListGrants(ctx context.Context, subject, clientID string, n
 	if err != nil {
 		return nil, err
 	}
+	revoked, err := r.revokedFamilies(ctx, tokens)
+	if err != nil {
+		return nil, err
+	}
+	return grantsOf(tokens, subject, clientID, now, func(family string) bool { return revoked[family] }), nil
+}
+
+// revokedFamilies reports, for the family of each of tokens, whether it is revoked.
+func (r *redisStore) revokedFamilies(ctx context.Context, tokens []RefreshToken) (map[string]bool, error) {
 	revoked := map[string]bool{}
 	for _, t := range tokens {
 		if _, seen := revoked[t.FamilyID]; seen {
@@ -67,7 +76,7 @@ func (r *redisStore) ListGrants(ctx context.Context, subject, clientID string, n
 			return nil, redisError(err)
 		}
 	}
-	return grantsOf(tokens, subject, clientID, now, func(family string) bool { return revoked[family] }), nil
+	return revoked, nil
 }
 
 // DeleteConsents implements [GrantStore]: each matching consent and its index entry go

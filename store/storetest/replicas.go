@@ -28,6 +28,7 @@ func RunReplicas(t *testing.T, open func(t *testing.T) (a, b store.Store)) {
 		{"KeyRotationRace", testReplicaKeyRotationRace},
 		{"RateRace", testReplicaRateRace},
 		{"Grants", testReplicaGrants},
+		{"SubjectsByEmail", testReplicaSubjectsByEmail},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

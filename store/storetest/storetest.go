@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GrantListing", testGrantListing},
 		{"ClientListing", testClientListing},
 		{"DeleteConsents", testDeleteConsents},
+		{"SubjectsByEmail", testSubjectsByEmail},
 		{"Ping", testPing},
 		{"Copies", testCopies},
 		{"CanceledContext", testCanceledContext},

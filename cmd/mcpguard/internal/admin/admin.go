@@ -191,14 +191,19 @@ func storeFailed(c Config, w http.ResponseWriter, what string, err error) {
 
 // answer writes out, the answer of action on target, after its audit line.
 func answer(c Config, w http.ResponseWriter, r *http.Request, action, target string, out Revoked) {
-	audit(c, r, action, target, out.Revoked)
+	audit(c, r, action, target, out.Revoked, out.Subjects...)
 	writeJSON(w, http.StatusOK, out)
 }
 
 // audit writes the one line an action leaves and counts it: who (the admin API and
-// the caller's address), what, on what, how many records. Never a token.
-func audit(c Config, r *http.Request, action, target string, records int) {
+// the caller's address), what, on what, how many records, and for a person the
+// subjects revoked. Never a token.
+func audit(c Config, r *http.Request, action, target string, records int, subjects ...string) {
 	c.Actions.WithLabelValues(action).Inc()
-	c.Log.Info().Str("audit", "admin").Str("who", "admin API").Str("remote_addr", r.RemoteAddr).
-		Str("action", action).Str("target", target).Int("records", records).Msg("admin action")
+	ev := c.Log.Info().Str("audit", "admin").Str("who", "admin API").Str("remote_addr", r.RemoteAddr).
+		Str("action", action).Str("target", target).Int("records", records)
+	if len(subjects) > 0 {
+		ev = ev.Strs("subjects", subjects)
+	}
+	ev.Msg("admin action")
 }

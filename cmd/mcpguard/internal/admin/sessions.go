@@ -45,7 +45,10 @@ type Revoked struct {
 	// refused, on every replica sharing the store.
 	TokensRefused bool   `json:"tokens_refused,omitempty"`
 	Kind          string `json:"kind,omitempty"` // of a revoked client
-	Note          string `json:"note,omitempty"` // what the revocation did not do
+	// Subjects: the subjects a person's revocation revoked, the user given first, then
+	// those whose sessions or grants carry it as their email.
+	Subjects []string `json:"subjects,omitempty"`
+	Note     string   `json:"note,omitempty"` // what the revocation did not do
 }
 
 // revoked is the answer for n.
@@ -58,20 +61,25 @@ func revoked(n oauth.Revoked) Revoked {
 	return out
 }
 
-// handleListSessions answers GET /v1/sessions?user=SUBJECT with the live sessions of
-// that subject, oldest first.
+// handleListSessions answers GET /v1/sessions?user=USER with the live sessions of
+// that person, oldest first. USER is a subject or an email: the sessions of every
+// subject it names (see subjectsOf), each once.
 func handleListSessions(c Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		user := r.URL.Query().Get("user")
-		if user == "" {
-			writeError(w, http.StatusBadRequest, "user is required: ?user=SUBJECT")
+		subjects, ok := userSubjects(c, w, r, true)
+		if !ok {
 			return
 		}
-		ss, err := c.Sessions.ListSessions(r.Context(), user, c.Now())
-		if err != nil {
-			storeFailed(c, w, "list sessions", err)
-			return
+		lists := make([][]store.Session, 0, len(subjects))
+		for _, sub := range subjects {
+			ss, err := c.Sessions.ListSessions(r.Context(), sub, c.Now())
+			if err != nil {
+				storeFailed(c, w, "list sessions", err)
+				return
+			}
+			lists = append(lists, ss)
 		}
+		ss := mergeSessions(lists)
 		out := Sessions{Sessions: make([]Session, 0, len(ss))}
 		for _, s := range ss {
 			exp := s.ExpiresAt

@@ -24,16 +24,19 @@ const adminUsage = `usage: mcpguard admin command [flags]
 
 commands:
   clients                       every client: configured, registered (DCR), CIMD
-  grants [--user SUBJECT] [--client ID]
+  grants [--user EMAIL|SUBJECT] [--client ID]
                                 the live grants of a person and/or a client (all without flags)
-  sessions --user SUBJECT       the live browser sessions of a person
-  revoke --user SUBJECT         offboard a person: every grant, session, consent and access token
+  sessions --user EMAIL|SUBJECT the live browser sessions of a person
+  revoke --user EMAIL|SUBJECT   offboard a person: every grant, session, consent and access token
   revoke --client ID            a client and everything it holds (a configured one stays configured)
   revoke --grant ID             one grant: its refresh token, its access tokens, its consent
   revoke --session ID           one browser session
 
-A person is named by their subject, the SUBJECT column of grants and sessions (for
-local users, the email). Revocations take effect on every replica sharing the store.
+A person is named by their email or their subject (the SUBJECT column of grants and
+sessions: for local users the email, for Google/OIDC logins the provider's id). An email
+(any value with an @) also names every subject whose live sessions or grants carry it,
+matched exactly but for ASCII case; revoke lists every subject it revoked.
+Revocations take effect on every replica sharing the store.
 flags of each: --json prints the API's JSON instead of a table.
 ADMIN_URL (default http://127.0.0.1:11001) and ADMIN_TOKEN come from the environment.
 `
@@ -70,7 +73,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	fs.SetOutput(io.Discard)
 	asJSON := fs.Bool("json", false, "print the JSON answer")
 	var user, client, grant, session string
-	fs.StringVar(&user, "user", "", "the person's subject")
+	fs.StringVar(&user, "user", "", "the person's email or subject")
 	fs.StringVar(&client, "client", "", "a client id")
 	switch args[0] {
 	case "revoke":
@@ -159,7 +162,7 @@ func adminRevoke(ctx context.Context, cl adminClient, stdout io.Writer, asJSON b
 		}
 	}
 	if set != 1 {
-		return errors.New("admin revoke: give exactly one of --user SUBJECT, --client ID, --grant ID, --session ID")
+		return errors.New("admin revoke: give exactly one of --user EMAIL|SUBJECT, --client ID, --grant ID, --session ID")
 	}
 	var out admin.Revoked
 	raw, err := cl.do(ctx, http.MethodPost, path, body, &out)
@@ -181,6 +184,9 @@ func adminRevoke(ctx context.Context, cl adminClient, stdout io.Writer, asJSON b
 	line := fmt.Sprintf("revoked %d record(s)", out.Revoked)
 	if len(parts) > 0 && path != "/v1/sessions/revoke" {
 		line += ": " + strings.Join(parts, ", ")
+	}
+	if len(out.Subjects) > 0 {
+		line += "\nsubjects revoked: " + strings.Join(out.Subjects, ", ")
 	}
 	if out.TokensRefused {
 		line += "\naccess tokens issued until now are refused on every replica"

@@ -109,7 +109,11 @@ func TestAdminRevokeTargets(t *testing.T) {
 		sessionGone bool
 	}{
 		{"person", func(*testing.T, string) []string { return []string{"--user", "alice@example.com"} },
-			"revoked 3 record(s): 1 grant(s), 1 session(s), 1 consent(s)", true},
+			"revoked 3 record(s): 1 grant(s), 1 session(s), 1 consent(s)\nsubjects revoked: alice@example.com\n", true},
+		// The email in another case: the value itself, as a subject, holds nothing; the
+		// subject whose session and grant carry the email is found and named.
+		{"person by email", func(*testing.T, string) []string { return []string{"--user", "ALICE@Example.COM"} },
+			"revoked 3 record(s): 1 grant(s), 1 session(s), 1 consent(s)\nsubjects revoked: ALICE@Example.COM, alice@example.com\n", true},
 		{"client", func(*testing.T, string) []string { return []string{"--client", "quickstart"} },
 			"note: a configured client is not deleted", false},
 		{"grant", func(t *testing.T, adminURL string) []string {
@@ -161,7 +165,9 @@ func TestAdminListings(t *testing.T) {
 		{"grants", []string{"grants"}, []string{"GRANT ID", "SUBJECT", "alice@example.com", "quickstart", "https://mcp.example.com/mcp", "mcp:read"}},
 		{"grants of a client", []string{"grants", "--client", "quickstart", "--json"}, []string{`"client_id":"quickstart"`, `"subject":"alice@example.com"`}},
 		{"grants of nobody", []string{"grants", "--user", "bob@example.com", "--json"}, []string{`{"grants":[]}`}},
-		{"revoke nobody", []string{"revoke", "--user", "bob@example.com"}, []string{"revoked 0 record(s)", "note: no grant, session or consent"}},
+		{"grants by email", []string{"grants", "--user", "Alice@EXAMPLE.com", "--json"}, []string{`"client_id":"quickstart"`, `"subject":"alice@example.com"`}},
+		{"grants by a prefix of the email", []string{"grants", "--user", "alice@example.co", "--json"}, []string{`{"grants":[]}`}},
+		{"revoke nobody", []string{"revoke", "--user", "bob@example.com"}, []string{"revoked 0 record(s)", "subjects revoked: bob@example.com\n", "note: no grant, session or consent"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,6 +194,7 @@ func TestAdminListings(t *testing.T) {
 		{"unknown flag", []string{"clients", "--user", "x"}, "takes no --user"},
 		{"grant flag on a listing", []string{"grants", "--grant", "x"}, "flag provided but not defined"},
 		{"stray argument", []string{"grants", "alice"}, `unexpected argument "alice"`},
+		{"oversized user", []string{"revoke", "--user", "a@" + strings.Repeat("b", 1024)}, "400: user is longer than 1024 bytes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := runAdmin(t, adminURL, testAdminToken, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,16 +77,32 @@ func (r *replica) post(t *testing.T, path string, form url.Values) *http.Respons
 	return resp
 }
 
-// offboardAcrossReplicas signs the local user in, has every replica accept (and
-// cache) the access token, revokes the person through the first replica's admin API,
-// and wants every replica to refuse the token within a second and the refresh token
-// after.
-func offboardAcrossReplicas(t *testing.T, s *mcpStack, reps []*replica, reg clientRegistration) {
-	tok, cfg := sdkLogin(t, s, reg)
-	var got struct{ Grants, Sessions int }
-	revoked := revokeAcrossReplicas(t, reps, tok.AccessToken, "/v1/people/revoke", `{"user":"`+localUser.email+`"}`, &got)
-	if got.Grants < 1 || got.Sessions < 1 {
-		t.Errorf("POST /v1/people/revoke = %+v, want a grant and a session", got)
+// offboardAcrossReplicas signs person in, has every replica accept (and cache) the
+// access token, revokes the person by user (a subject or an email) through the first
+// replica's admin API, and wants every replica to refuse the token within a second and
+// the refresh token after. The grants another replica lists for user must be among the
+// subjects the revocation names, which it returns.
+func offboardAcrossReplicas(t *testing.T, s *mcpStack, reps []*replica, reg clientRegistration, person loginUser, user string) []string {
+	tok, cfg := sdkLogin(t, s, person, reg)
+	var list struct {
+		Grants []struct{ Subject, Email string }
+	}
+	adminCall(t, reps[len(reps)-1], http.MethodGet, "/v1/grants?user="+url.QueryEscape(user), "", &list)
+	if len(list.Grants) == 0 {
+		t.Fatalf("GET /v1/grants?user=%s lists no grant after %s's login", user, person.email)
+	}
+	var got struct {
+		Grants, Sessions int
+		Subjects         []string
+	}
+	revoked := revokeAcrossReplicas(t, reps, tok.AccessToken, "/v1/people/revoke", `{"user":"`+user+`"}`, &got)
+	if got.Grants < 1 || got.Sessions < 1 || len(got.Subjects) == 0 || got.Subjects[0] != user {
+		t.Errorf("POST /v1/people/revoke = %+v, want a grant, a session and the subjects, %q first", got, user)
+	}
+	for _, g := range list.Grants {
+		if !slices.Contains(got.Subjects, g.Subject) {
+			t.Errorf("POST /v1/people/revoke revoked the subjects %q, not %q of a grant GET /v1/grants listed for %s", got.Subjects, g.Subject, user)
+		}
 	}
 	for _, r := range reps {
 		resp := r.post(t, urlPath(t, s.asm.TokenEndpoint), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken},
@@ -121,6 +138,7 @@ func offboardAcrossReplicas(t *testing.T, s *mcpStack, reps []*replica, reg clie
 	// iat has whole seconds: a token issued in the second of the revocation is refused
 	// too. The next subtests log the person in again.
 	time.Sleep(time.Until(revoked.Truncate(time.Second).Add(time.Second + 50*time.Millisecond)))
+	return got.Subjects
 }
 
 // revokeAcrossReplicas has every replica accept (and cache) token, posts body to the
@@ -133,12 +151,27 @@ func revokeAcrossReplicas(t *testing.T, reps []*replica, token, path, body strin
 			t.Fatalf("%s /auth with the token = %d, want 200", r.addr, got)
 		}
 	}
-	req, err := http.NewRequest(http.MethodPost, reps[0].adminURL(t)+path, strings.NewReader(body))
+	adminCall(t, reps[0], http.MethodPost, path, body, out)
+	revoked := time.Now()
+	for _, r := range reps {
+		waitStatus(t, r.addr+" /auth with the token after POST "+path, http.StatusUnauthorized, time.Second-time.Since(revoked),
+			func() int { return r.authStatus(t, token) })
+	}
+	return revoked
+}
+
+// adminCall sends method path (with the JSON body, unless empty) to r's admin API and
+// decodes its answer, which must be 200, into out.
+func adminCall(t *testing.T, r *replica, method, path, body string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.adminURL(t)+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+replicaAdminToken)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -146,12 +179,6 @@ func revokeAcrossReplicas(t *testing.T, reps []*replica, token, path, body strin
 	err = json.NewDecoder(resp.Body).Decode(out)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s on %s = %d (%v), want 200", path, reps[0].addr, resp.StatusCode, err)
+		t.Fatalf("%s %s on %s = %d (%v), want 200", method, path, r.addr, resp.StatusCode, err)
 	}
-	revoked := time.Now()
-	for _, r := range reps {
-		waitStatus(t, r.addr+" /auth with the token after POST "+path, http.StatusUnauthorized, time.Second-time.Since(revoked),
-			func() int { return r.authStatus(t, token) })
-	}
-	return revoked
 }

@@ -206,13 +206,16 @@ func TestReplicas(t *testing.T) {
 	})
 }
 
-// runReplicas is the suite on one shared store, which stop and start take down and
-// bring back.
-func runReplicas(t *testing.T, bin string, env map[string]string, stop, start func(*testing.T)) {
-	// The CIMD server's certificate is trusted only in this process: no CIMD client here.
+// startReplicaStack runs n replicas of bin with env behind nginx, the example MCP server
+// behind them, and reads the authorization server metadata through nginx. It returns
+// the stack, the replicas and the client registrations by name. The CIMD server's
+// certificate is trusted only in this process: no CIMD client here. The upstream
+// identity provider of env's OIDC_ISSUER, if any, is reached directly by the browser.
+func startReplicaStack(t *testing.T, bin string, env map[string]string, n int) (*mcpStack, []*replica, map[string]clientRegistration) {
+	t.Helper()
 	var reps []*replica
 	var addrs []string
-	for range 3 {
+	for range n {
 		r := startReplica(t, bin, env)
 		reps = append(reps, r)
 		addrs = append(addrs, r.addr)
@@ -223,6 +226,9 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 	s := &mcpStack{up: startWhoami(t), cimd: startCIMD(t), replicas: true}
 	proxy := startNginx(t, strings.Join(addrs, " "), &mcpUpstream{addr: s.up.addr})
 	s.edge = &loadBalancer{proxy: proxy.addr, direct: map[string]bool{}}
+	if u, err := url.Parse(env["OIDC_ISSUER"]); err == nil && u.Host != "" {
+		s.edge.direct[u.Host] = true
+	}
 	var err error
 	s.asm, err = auth.GetAuthServerMetadata(t.Context(), authIssuer, &http.Client{Transport: s.edge})
 	if err != nil || s.asm == nil {
@@ -232,6 +238,13 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 	for _, reg := range clientRegistrations() {
 		regs[reg.name] = reg
 	}
+	return s, reps, regs
+}
+
+// runReplicas is the suite on one shared store, which stop and start take down and
+// bring back.
+func runReplicas(t *testing.T, bin string, env map[string]string, stop, start func(*testing.T)) {
+	s, reps, regs := startReplicaStack(t, bin, env, 3)
 
 	t.Run("flow", func(t *testing.T) {
 		// mcpguard writes its log in batches, at most logFlush apart.
@@ -255,7 +268,7 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 	})
 
 	t.Run("revocation", func(t *testing.T) {
-		tok, cfg := sdkLogin(t, s, regs["preregistered"])
+		tok, cfg := sdkLogin(t, s, localUser, regs["preregistered"])
 		for _, r := range reps {
 			if got := r.authStatus(t, tok.AccessToken); got != http.StatusOK {
 				t.Fatalf("%s /auth with the access token = %d, want 200", r.addr, got)
@@ -275,7 +288,13 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 		}
 	})
 
-	t.Run("offboard", func(t *testing.T) { offboardAcrossReplicas(t, s, reps, regs["preregistered"]) })
+	t.Run("offboard", func(t *testing.T) {
+		// A local user's subject is their email: the email names that subject alone.
+		subjects := offboardAcrossReplicas(t, s, reps, regs["preregistered"], localUser, localUser.email)
+		if !slices.Equal(subjects, []string{localUser.email}) {
+			t.Errorf("offboarding %s revoked the subjects %q, want the email alone", localUser.email, subjects)
+		}
+	})
 
 	t.Run("kill", func(t *testing.T) {
 		// nginx's proxy_next_upstream (default "error timeout") sends a request the killed
@@ -326,13 +345,16 @@ func runReplicas(t *testing.T, bin string, env map[string]string, stop, start fu
 
 // sdkLogin has the SDK client authorize with reg through the edge and returns its token
 // and client configuration.
-func sdkLogin(t *testing.T, s *mcpStack, reg clientRegistration) (*oauth2.Token, *oauth2.Config) {
+func sdkLogin(t *testing.T, s *mcpStack, person loginUser, reg clientRegistration) (*oauth2.Token, *oauth2.Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	browser, err := newFormBrowser(s.edge, authIssuer, localUser.email, localUser.password)
+	browser, err := newFormBrowser(s.edge, authIssuer, person.email, person.password)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for host := range s.edge.direct {
+		browser.allow("http://" + host) // the upstream identity provider's login page
 	}
 	tokens := &sdkTokens{}
 	cfg := &auth.AuthorizationCodeHandlerConfig{
