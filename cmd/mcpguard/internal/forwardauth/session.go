@@ -64,13 +64,14 @@ func (d *Decider) loginLocation(r *http.Request, v *verdict) string {
 }
 
 // redirectForm reports whether r asks for the redirecting form of /auth: its own query
-// is login=redirect (the forwardAuth address of a Traefik or Caddy browser recipe), and
-// it is not in the nginx dialect. In that form the 401 that carries a login Location is
-// a 302 instead, because Traefik and Caddy hand a non-2xx answer to the browser as it
-// is, and browsers follow a Location only on a 3xx. nginx passes the client's query on
-// to /auth and turns a 3xx into a 500, so a request that speaks its dialect
-// (X-Original-URL or X-Original-URI) always gets the 401: nginx's own error_page makes
-// the 302 there.
+// is login=redirect (the forwardAuth address of the Traefik browser recipe), and it is
+// not in the nginx dialect. In that form the 401 that carries a login Location is a 302
+// instead, because Traefik hands a non-2xx answer to the browser as it is, and browsers
+// follow a Location only on a 3xx. nginx turns a 3xx into a 500, so a request that
+// speaks its dialect (X-Original-URL or X-Original-URI) always gets the 401, whatever
+// query an nginx configuration passes on: nginx's own error_page makes the 302 there.
+// (Caddy's forward_auth passes the client's query on: a client that adds login=redirect
+// only turns its own 401 into a 302 to the same Location.)
 func redirectForm(r *http.Request) bool {
 	if r.URL.RawQuery == "" || r.Header["X-Original-Url"] != nil || r.Header["X-Original-Uri"] != nil {
 		return false
