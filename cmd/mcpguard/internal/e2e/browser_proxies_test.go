@@ -8,8 +8,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // TestTraefikBrowserLogin runs deploy/traefik with the browser application example of
@@ -54,4 +58,48 @@ func TestCaddyBrowserLogin(t *testing.T) {
 		t.Fatalf("caddy: %v", err)
 	}
 	checkBrowserLogin(t, p, site)
+}
+
+// deployTraefikBrowser checks the browser application example of deploy/traefik/dynamic.yml,
+// uncommented: its forwardAuth middleware is the MCP one (same identity headers, no
+// client X-Forwarded-*, a bounded answer, no authSigninURL) at the redirecting form of
+// /auth, and only routers on mcpguard's own host use it, above the mcpguard router.
+func deployTraefikBrowser(t *testing.T) {
+	on := uncommentBrowserApp(t, "deploy/traefik/dynamic.yml", readDeployFile(t, "traefik", "dynamic.yml"))
+	var dyn traefikDynamic
+	if err := yaml.Unmarshal([]byte(on), &dyn); err != nil {
+		t.Fatalf("dynamic.yml with the browser application example uncommented: %v", err)
+	}
+	mw := dyn.HTTP.Middlewares
+	plain, browser := mw["mcpguard"].ForwardAuth, mw["mcpguard-browser"].ForwardAuth
+	if plain == nil || browser == nil {
+		t.Fatal("dynamic.yml: want the forwardAuth middlewares mcpguard and, in the example, mcpguard-browser")
+	}
+	if browser.Address != plain.Address+"?login=redirect" {
+		t.Errorf("mcpguard-browser: address %q, want %q", browser.Address, plain.Address+"?login=redirect")
+	}
+	if browser.TrustForwardHeader == nil || *browser.TrustForwardHeader || browser.AuthSigninURL != "" ||
+		browser.MaxResponseBodySize == nil || *browser.MaxResponseBodySize != *plain.MaxResponseBodySize ||
+		!slices.Equal(browser.AuthResponseHeaders, plain.AuthResponseHeaders) {
+		t.Errorf("mcpguard-browser = %+v, want mcpguard's settings (%+v) but the address", *browser, *plain)
+	}
+	issuer := dyn.HTTP.Routers["mcpguard"]
+	host := issuer.Rule[:strings.Index(issuer.Rule, ")")+1]
+	used := false
+	for name, r := range dyn.HTTP.Routers {
+		if !slices.Contains(r.Middlewares, "mcpguard-browser") {
+			continue
+		}
+		used = true
+		if slices.Contains(r.Middlewares, "mcpguard") || !strings.HasPrefix(r.Rule, host+" && ") || r.Priority <= len(issuer.Rule) {
+			t.Errorf("router %s (rule %q, priority %d, middlewares %v): want only mcpguard-browser, on the issuer's %s, above the mcpguard router's priority (%d)",
+				name, r.Rule, r.Priority, r.Middlewares, host, len(issuer.Rule))
+		}
+		if want := []string{"mcpguard-clean-request", "mcpguard-browser", "mcpguard-strip-credentials"}; !slices.Equal(r.Middlewares, want) {
+			t.Errorf("router %s: middlewares %v, want %v", name, r.Middlewares, want)
+		}
+	}
+	if !used {
+		t.Error("dynamic.yml: no router of the browser application example uses mcpguard-browser")
+	}
 }
