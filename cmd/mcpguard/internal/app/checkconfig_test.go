@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 func TestCheckConfigRedacts(t *testing.T) {
@@ -150,11 +148,7 @@ func TestKnownStore(t *testing.T) {
 // browser session (and when the cookie cannot reach it) and where its identity
 // assertion goes; it refuses what serve refuses.
 func TestCheckConfigBrowser(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users := writeFile(t, "users.yaml", "users:\n  - email: a@example.com\n    password_hash: \""+string(hash)+"\"\n")
+	users := localUserFile(t)
 	pol := writeFile(t, "policy.yaml", `resources:
   - url: https://mcp.example.com/mcp
   - url: https://auth.example.com/dashboard
@@ -199,7 +193,7 @@ func TestCheckConfigBrowser(t *testing.T) {
 	// Without the authorization server, a session resource is refused, as serve refuses it.
 	noAS := writeFile(t, "noas.yaml", "resources:\n  - url: https://auth.example.com/dashboard\n    credentials: [session]\n")
 	env = map[string]string{"POLICY_FILE": noAS, "MCP_PROXY_API_KEY": testKey, "STORE": "memory://"}
-	err = Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
+	err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "needs the authorization server: set PROVIDER") {
 		t.Errorf("check-config with a session resource and no PROVIDER = %v, want the refusal serve gives", err)
 	}
