@@ -36,14 +36,20 @@ func TestBrowserFeaturesNeedProvider(t *testing.T) {
 	}
 }
 
-// TestSessionResourceOnAnotherHost: a resource that lists session on a host the session
-// cookie never reaches starts, with a warning naming it; one on the issuer's host does not.
-func TestSessionResourceOnAnotherHost(t *testing.T) {
+// localUserFile writes a LOCAL_USERS_FILE with one user, a@example.com, password "pw".
+func localUserFile(t *testing.T) string {
+	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := writeFile(t, "users.yaml", "users:\n  - email: a@example.com\n    password_hash: \""+string(hash)+"\"\n")
+	return writeFile(t, "users.yaml", "users:\n  - email: a@example.com\n    password_hash: \""+string(hash)+"\"\n")
+}
+
+// TestSessionResourceOnAnotherHost: a resource that lists session on a host the session
+// cookie never reaches starts, with a warning naming it; one on the issuer's host does not.
+func TestSessionResourceOnAnotherHost(t *testing.T) {
+	users := localUserFile(t)
 	pol := writeFile(t, "policy.yaml", `resources:
   - url: https://auth.example.com/dashboard
     credentials: [session]

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/mcpguard/mcpguard/auth"
 	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwardauth"
+	"github.com/mcpguard/mcpguard/cmd/mcpguard/internal/forwarded"
+	"github.com/mcpguard/mcpguard/policy"
 )
 
 // checkConfig validates the configuration as serve would and prints it.
@@ -31,16 +34,26 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	defer s.Close()
+	// What serve refuses about browser logins and assertions, check-config refuses too;
+	// its warnings (a session resource off the issuer's host) go to stderr.
+	if err := browserOptions(c, s, &forwardauth.Options{}, newLogger(c, stderr)); err != nil {
+		return err
+	}
 	if !apiKeySet {
 		c.APIKey = "" // a key generated for the check is no part of the configuration
 	}
 	if err := printConfig(stdout, c); err != nil {
 		return err
 	}
+	issHost := ""
+	if iss, err := url.Parse(c.issuer); err == nil {
+		issHost, _ = forwarded.CanonicalHost(iss.Host, iss.Scheme)
+	}
 	for _, r := range s.policy.Resources() {
 		rc := r.Config()
-		fmt.Fprintf(stdout, "# resource: %s paths=%s public=%s scopes=%s metadata=%s\n",
-			r.URL(), list(rc.Paths), list(rc.PublicPaths), list(rc.RequiredScopes), r.MetadataURL())
+		fmt.Fprintf(stdout, "# resource: %s paths=%s public=%s scopes=%s metadata=%s session=%s assertion=%s\n",
+			r.URL(), list(rc.Paths), list(rc.PublicPaths), list(rc.RequiredScopes), r.MetadataURL(),
+			sessionSummary(r, issHost), assertionSummary(r))
 	}
 	kinds := make([]string, 0, len(s.authenticators))
 	for _, a := range s.authenticators {
@@ -54,6 +67,32 @@ func checkConfig(args []string, getenv func(string) string, stdout, stderr io.Wr
 	}
 	_, err = fmt.Fprintf(stdout, "# credentials: %s\n", strings.Join(kinds, ", "))
 	return err
+}
+
+// sessionSummary says whether a resource accepts the browser session (`session` in its
+// credentials: browser logins, the login redirect), and when its host is not the
+// issuer's, that the session cookie never reaches it.
+func sessionSummary(r *policy.Resource, issuerHost string) string {
+	switch {
+	case !r.ListsCredential(policy.SourceSession):
+		return "no"
+	case r.Host() != issuerHost:
+		return "yes(not-on-issuer-host)"
+	}
+	return "yes"
+}
+
+// assertionSummary names the header a resource's signed identity assertion goes in,
+// "none" when it asks for none.
+func assertionSummary(r *policy.Resource) string {
+	h, ok := r.AssertionHeader()
+	switch {
+	case !ok:
+		return "none"
+	case strings.EqualFold(h, "Authorization"):
+		return "Authorization(Bearer)"
+	}
+	return h
 }
 
 // credentialKind names a credential kind as the policy file's credentials list does.

@@ -143,3 +143,58 @@ func TestKnownStore(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckConfigBrowser: check-config says, per resource, whether it accepts the
+// browser session (and when the cookie cannot reach it) and where its identity
+// assertion goes; it refuses what serve refuses.
+func TestCheckConfigBrowser(t *testing.T) {
+	users := localUserFile(t)
+	pol := writeFile(t, "policy.yaml", `resources:
+  - url: https://mcp.example.com/mcp
+  - url: https://auth.example.com/dashboard
+    credentials: [session]
+  - url: https://apps.example.com/grafana
+    credentials: [session, oauth]
+    identity_assertion: {}
+  - url: https://tools.example.com/mcp
+    identity_assertion: {header: x-upstream-identity}
+  - url: https://bearer.example.com/mcp
+    identity_assertion: {header: authorization}
+`)
+	env := map[string]string{"PROVIDER": "local", "LOCAL_USERS_FILE": users, "POLICY_FILE": pol, "ISSUER_URL": "https://auth.example.com", "STORE": "memory://"}
+	var stdout, stderr syncBuffer
+	if err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] }, strings.NewReader(""), &stdout, &stderr); err != nil {
+		t.Fatalf("check-config = %v\n%s", err, stderr.String())
+	}
+	tests := []struct{ name, resource, want string }{
+		{"MCP resource", "https://mcp.example.com/mcp", "session=no assertion=none"},
+		{"browser application", "https://auth.example.com/dashboard", "session=yes assertion=none"},
+		{"session off the issuer's host, default header", "https://apps.example.com/grafana", "session=yes(not-on-issuer-host) assertion=X-Mcpguard-Assertion"},
+		{"own header", "https://tools.example.com/mcp", "session=no assertion=X-Upstream-Identity"},
+		{"Authorization", "https://bearer.example.com/mcp", "session=no assertion=Authorization(Bearer)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			line := ""
+			for l := range strings.Lines(stdout.String()) {
+				if strings.HasPrefix(l, "# resource: "+tt.resource+" ") {
+					line = l
+				}
+			}
+			if !strings.HasSuffix(strings.TrimSpace(line), tt.want) {
+				t.Errorf("resource line %q, want it to end with %q", line, tt.want)
+			}
+		})
+	}
+	if !strings.Contains(stderr.String(), "https://apps.example.com/grafana") {
+		t.Errorf("no warning about the session resource off the issuer's host on stderr:\n%s", stderr.String())
+	}
+
+	// Without the authorization server, a session resource is refused, as serve refuses it.
+	noAS := writeFile(t, "noas.yaml", "resources:\n  - url: https://auth.example.com/dashboard\n    credentials: [session]\n")
+	env = map[string]string{"POLICY_FILE": noAS, "MCP_PROXY_API_KEY": testKey, "STORE": "memory://"}
+	err := Run(t.Context(), []string{"mcpguard", "check-config"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "needs the authorization server: set PROVIDER") {
+		t.Errorf("check-config with a session resource and no PROVIDER = %v, want the refusal serve gives", err)
+	}
+}

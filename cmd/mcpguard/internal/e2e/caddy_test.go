@@ -30,15 +30,20 @@ func caddyEnv(dir, guard, mcp string, port int) []string {
 // mcpguard at guard and the upstream up.
 func startCaddy(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
-	bin := findBinary(t, "caddy", "apt-get install -y caddy")
 	caddyfile := filepath.Join(repoRoot(t), "deploy", "caddy", "Caddyfile")
-	return startProxy(t, "caddy", up, func(port int) (*exec.Cmd, os.Signal) {
+	return startProxy(t, "caddy", up, caddyCommand(t, caddyfile, guard, up))
+}
+
+// caddyCommand returns how startProxy runs the real Caddy with caddyfile.
+func caddyCommand(t *testing.T, caddyfile, guard string, up *mcpUpstream) func(port int) (*exec.Cmd, os.Signal) {
+	bin := findBinary(t, "caddy", "apt-get install -y caddy")
+	return func(port int) (*exec.Cmd, os.Signal) {
 		dir := t.TempDir()
 		cmd := exec.Command(bin, "run", "--config", caddyfile, "--adapter", "caddyfile")
 		cmd.Env = caddyEnv(dir, guard, up.addr, port)
 		cmd.Dir = dir
 		return cmd, os.Interrupt
-	})
+	}
 }
 
 // TestCaddy runs deploy/caddy/Caddyfile with the real Caddy between a client and an

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -214,5 +215,40 @@ func checkComposeConfigCLI(t *testing.T, dir string, vars map[string]string) {
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("%s config: %v\n%s", strings.Join(argv, " "), err, out)
+	}
+}
+
+// checkComposeNginxSnippets checks that an nginx stack mounts deploy/nginx/mcp.conf as
+// the site and, at /etc/nginx/snippets/, every file it includes, those files' own
+// includes too, with the browser application example uncommented: turning it on needs
+// no change to the stack.
+func checkComposeNginxSnippets(t *testing.T, nginx composeService) {
+	t.Helper()
+	mounted := func(src, dst string) bool {
+		return slices.ContainsFunc(nginx.Volumes, func(v any) bool { return mountSource(v) == src && mountTarget(v) == dst })
+	}
+	if !mounted("../../nginx/mcp.conf", "/etc/nginx/conf.d/default.conf") {
+		t.Errorf("nginx: deploy/nginx/mcp.conf is not mounted at /etc/nginx/conf.d/default.conf")
+	}
+	include := regexp.MustCompile(`(?m)^\s*include\s+snippets/([^;\s]+);`)
+	queue := []string{uncommentBrowserApp(t, "deploy/nginx/mcp.conf", readDeployFile(t, "nginx", "mcp.conf"))}
+	seen := map[string]bool{}
+	for len(queue) > 0 {
+		conf := queue[0]
+		queue = queue[1:]
+		for _, m := range include.FindAllStringSubmatch(conf, -1) {
+			name := m[1]
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			if !mounted("../../nginx/"+name, "/etc/nginx/snippets/"+name) {
+				t.Errorf("nginx: deploy/nginx/%s (included as snippets/%s) is not mounted at /etc/nginx/snippets/%s", name, name, name)
+			}
+			queue = append(queue, readDeployFile(t, "nginx", name))
+		}
+	}
+	if !seen["mcpguard-browser.conf"] || !seen["mcpguard-protect.conf"] || !seen["mcp-listen.conf"] {
+		t.Errorf("nginx: mcp.conf includes %v, want mcpguard-browser.conf, mcpguard-protect.conf and mcp-listen.conf among them", seen)
 	}
 }

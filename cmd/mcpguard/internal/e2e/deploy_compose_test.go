@@ -273,11 +273,7 @@ func TestDeployCompose(t *testing.T) {
 			case "traefik-google":
 				checkComposeTraefik(t, cf, vars)
 			case "nginx", "postgres":
-				for _, f := range []string{"mcp.conf", "mcpguard-auth.conf", "mcpguard-protect.conf", "mcp-upstreams.conf", "mcp-listen.conf"} {
-					if !slices.ContainsFunc(cf.Services["nginx"].Volumes, func(v any) bool { return mountSource(v) == "../../nginx/"+f }) {
-						t.Errorf("nginx: deploy/nginx/%s is not mounted", f)
-					}
-				}
+				checkComposeNginxSnippets(t, cf.Services["nginx"])
 				if stack == "postgres" {
 					checkComposePostgres(t, cf, resolved["STORE"], vars)
 				}

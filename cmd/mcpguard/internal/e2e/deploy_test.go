@@ -66,6 +66,7 @@ type traefikDynamic struct {
 			EntryPoints []string `json:"entryPoints"`
 			Middlewares []string `json:"middlewares"`
 			Service     string   `json:"service"`
+			Priority    int      `json:"priority"`
 		} `json:"routers"`
 		Services map[string]struct {
 			LoadBalancer struct {
@@ -80,6 +81,7 @@ type traefikDynamic struct {
 // TestDeployRecipes checks the recipe of each proxy in deploy/.
 func TestDeployRecipes(t *testing.T) {
 	t.Run("traefik", deployTraefik)
+	t.Run("traefik browser application", deployTraefikBrowser)
 	t.Run("nginx", deployNginx)
 	t.Run("caddy", deployCaddyfile)
 }

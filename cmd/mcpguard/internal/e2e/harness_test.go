@@ -264,18 +264,24 @@ type edgeProxy struct {
 func startProxy(t *testing.T, name string, up *mcpUpstream, start func(port int) (cmd *exec.Cmd, stop os.Signal)) edgeProxy {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port := freePort(t)
-		cmd, stop := start(port)
-		exited := startProcess(t, name, cmd, stop)
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		err := waitHTTP(addr, mcpHost, "/.well-known/oauth-protected-resource/mcp", exited)
+		p, err := startProxyOn(t, name, up, freePort(t), start)
 		if err == nil {
-			return edgeProxy{name: name, addr: addr, up: up}
+			return p
 		}
 		if !errors.Is(err, errExited) || attempt == 3 {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
+}
+
+// startProxyOn is one attempt of startProxy, on port: for a test whose configuration
+// names the port before the proxy starts.
+func startProxyOn(t *testing.T, name string, up *mcpUpstream, port int, start func(port int) (cmd *exec.Cmd, stop os.Signal)) (edgeProxy, error) {
+	t.Helper()
+	cmd, stop := start(port)
+	exited := startProcess(t, name, cmd, stop)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	return edgeProxy{name: name, addr: addr, up: up}, waitHTTP(addr, mcpHost, "/.well-known/oauth-protected-resource/mcp", exited)
 }
 
 // do sends a request for the MCP server's host through the proxy.

@@ -44,9 +44,10 @@ func traefikBinary(t testing.TB) string {
 }
 
 // traefikServiceOrigins are the addresses dynamic.yml ships (the lines marked EDIT) and
-// how many times each occurs: mcpguard is both the forwardAuth address and a service.
+// how many times each occurs: mcpguard is the forwardAuth address (the browser
+// application's, commented out, too) and a service.
 var traefikServiceOrigins = map[string]int{
-	"http://mcpguard:11000":  2,
+	"http://mcpguard:11000":  3,
 	"http://mcp-server:8080": 1,
 }
 
@@ -58,7 +59,7 @@ func renderTraefikDynamic(shipped, guard, mcp string) (string, error) {
 	out := shipped
 	for from, n := range traefikServiceOrigins {
 		if got := strings.Count(shipped, from); got != n {
-			return "", fmt.Errorf("dynamic.yml names %s %d times, want %d (the forwardAuth address and the services)", from, got, n)
+			return "", fmt.Errorf("dynamic.yml names %s %d times, want %d (the forwardAuth addresses and the services)", from, got, n)
 		}
 		out = strings.ReplaceAll(out, from, to[from])
 	}
@@ -104,6 +105,13 @@ func traefikDig(v any, keys ...string) any {
 // in front of the mcpguard at guard and the upstream up.
 func startTraefik(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	t.Helper()
+	return startTraefikWith(t, guard, up, nil)
+}
+
+// startTraefikWith is startTraefik with edit (when not nil) applied to the shipped
+// dynamic.yml before it is rendered.
+func startTraefikWith(t *testing.T, guard string, up *mcpUpstream, edit func(dynamic string) string) edgeProxy {
+	t.Helper()
 	bin := traefikBinary(t)
 	src := filepath.Join(repoRoot(t), "deploy", "traefik")
 	static, err := os.ReadFile(filepath.Join(src, "traefik.yml"))
@@ -113,6 +121,9 @@ func startTraefik(t *testing.T, guard string, up *mcpUpstream) edgeProxy {
 	shipped, err := os.ReadFile(filepath.Join(src, "dynamic.yml"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		shipped = []byte(edit(string(shipped)))
 	}
 	dynamic, err := renderTraefikDynamic(string(shipped), guard, up.addr)
 	if err != nil {

@@ -31,7 +31,8 @@ func IdentityHeaders() []string {
 
 // write sends the verdict. Only 200, 401, 403, 500 for internal faults and 503 for an
 // unreachable store are ever written: nginx turns any status but 200, 401 and 403 into a
-// 500, Envoy denies anything but 200, Traefik and Caddy pass the 503 on.
+// 500, Envoy denies anything but 200, Traefik and Caddy pass the 503 on. The one
+// exception is the redirecting form's 302 (redirectForm), which nginx never sees.
 func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 	h := w.Header()
 	if v.status == http.StatusOK {
@@ -59,16 +60,22 @@ func (d *Decider) write(w http.ResponseWriter, r *http.Request, v *verdict) {
 		h["Access-Control-Expose-Headers"] = exposeChallengeValue
 	}
 	h["Cache-Control"] = noStoreValue // a denial's body reaches the client
+	if v.status == http.StatusUnauthorized {
+		if loc := d.loginLocation(r, v); loc != "" {
+			h["Location"] = []string{loc}
+			if v.redirect {
+				// The redirecting form: Traefik and Caddy pass a 3xx to the browser as it
+				// is, and a browser follows a Location only on a 3xx.
+				w.WriteHeader(http.StatusFound)
+				return
+			}
+		}
+	}
 	den := d.denial(v)
 	if den.challenge != nil {
 		h["Www-Authenticate"] = den.challenge
 	}
 	body := den.body
-	if v.status == http.StatusUnauthorized {
-		if loc := d.loginLocation(r, v); loc != "" {
-			h["Location"] = []string{loc}
-		}
-	}
 	h["Content-Type"] = jsonValue
 	if v.status == http.StatusServiceUnavailable {
 		h["Retry-After"] = retryAfterValue // the store is expected back soon

@@ -220,3 +220,66 @@ func TestIdentityAssertion(t *testing.T) {
 		}
 	})
 }
+
+// TestBrowserLoginRedirectForm: /auth?login=redirect (the Traefik and Caddy browser
+// recipes' address) answers with a 302 exactly where the plain form's 401 carries a
+// login Location; every other answer is the plain form's, and a request in the nginx
+// dialect (whose proxy turns a 3xx into a 500) never gets one.
+func TestBrowserLoginRedirectForm(t *testing.T) {
+	f := startFlowServer(t, browserPolicy)
+	appURL := "https://mcp.example.com/app/dash?tab=1"
+	wantLoc := f.base + "/login?rd=" + url.QueryEscape(appURL)
+	nginx := func(target string) *http.Request {
+		r := httptest.NewRequest("GET", target, nil)
+		r.RemoteAddr = "127.0.0.1:40000"
+		r.Header.Set("X-Original-URL", appURL)
+		r.Header.Set("X-Original-Method", "GET")
+		r.Header.Set("Accept", browserAccept)
+		return r
+	}
+	form := func(target string, kv ...string) *http.Request {
+		r := fwd("GET", "/app/dash?tab=1", "Accept", browserAccept)
+		for i := 0; i+1 < len(kv); i += 2 {
+			r.Header.Set(kv[i], kv[i+1])
+		}
+		r.URL, _ = url.Parse(target)
+		return r
+	}
+	tests := []struct {
+		name     string
+		r        *http.Request
+		status   int
+		location string
+	}{
+		{"redirect form, browser, session resource", form("/auth?login=redirect"), http.StatusFound, wantLoc},
+		{"plain form, browser, session resource", form("/auth"), http.StatusUnauthorized, wantLoc},
+		{"other login value", form("/auth?login=redirects"), http.StatusUnauthorized, wantLoc},
+		{"login given twice", form("/auth?login=redirect&login=redirect"), http.StatusUnauthorized, wantLoc},
+		{"redirect form, fetch", form("/auth?login=redirect", "Accept", "*/*"), http.StatusUnauthorized, ""},
+		{"redirect form, MCP route", func() *http.Request {
+			r := fwd("GET", "/mcp", "Accept", browserAccept)
+			r.URL, _ = url.Parse("/auth?login=redirect")
+			return r
+		}(), http.StatusUnauthorized, ""},
+		{"redirect form, nginx dialect", nginx("/auth?login=redirect"), http.StatusUnauthorized, wantLoc},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := f.serve(tt.r)
+			if w.Code != tt.status || w.Header().Get("Location") != tt.location {
+				t.Fatalf("/auth = %d Location %q, want %d Location %q", w.Code, w.Header().Get("Location"), tt.status, tt.location)
+			}
+			if tt.status == http.StatusFound && (w.Header().Get("WWW-Authenticate") != "" || w.Body.Len() != 0 || w.Header().Get("Cache-Control") != "no-store") {
+				t.Errorf("302 headers %v body %q, want no challenge, no body, Cache-Control: no-store", w.Header(), w.Body)
+			}
+			if tt.status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+				t.Errorf("401 without a challenge: %v", w.Header())
+			}
+		})
+	}
+	// Signed in, the redirect form allows like the plain one.
+	f.login(appURL)
+	if w := f.serve(form("/auth?login=redirect", "Cookie", f.sessionCookie())); w.Code != http.StatusOK || w.Header().Get("X-Auth-Source") != "session" {
+		t.Errorf("redirect form with a session = %d %v, want 200 as session", w.Code, w.Header())
+	}
+}

@@ -171,6 +171,9 @@ type verdict struct {
 	decision      policy.Decision
 	orig          forwarded.Original
 	envoyPath     string // the original path of the Envoy dialect, for a login's rd
+	// redirect marks the redirecting form of /auth (?login=redirect): a 401 that sends a
+	// browser to the login page is answered as a 302 instead (redirectForm).
+	redirect bool
 	// assertHeader is the header of the resource's identity assertion ("" when it asks
 	// for none), assertion its value.
 	assertHeader, assertion string
@@ -199,7 +202,7 @@ func (d *Decider) Handler(prefix string, envoy bool) http.Handler {
 				envoyPath += "?" + r.URL.RawQuery
 			}
 		}
-		v := verdict{envoyPath: envoyPath}
+		v := verdict{envoyPath: envoyPath, redirect: !envoy && redirectForm(r)}
 		d.judge(r, envoyPath, &v)
 		d.write(w, r, &v)
 		d.record(r, &v, d.now().Sub(start))

@@ -63,6 +63,23 @@ func (d *Decider) loginLocation(r *http.Request, v *verdict) string {
 	return d.loginURL + "?rd=" + url.QueryEscape(forwarded.URL(r.Header, v.orig, v.envoyPath))
 }
 
+// redirectForm reports whether r asks for the redirecting form of /auth: its own query
+// is login=redirect (the forwardAuth address of the Traefik browser recipe), and it is
+// not in the nginx dialect. In that form the 401 that carries a login Location is a 302
+// instead, because Traefik hands a non-2xx answer to the browser as it is, and browsers
+// follow a Location only on a 3xx. nginx turns a 3xx into a 500, so a request that
+// speaks its dialect (X-Original-URL or X-Original-URI) always gets the 401, whatever
+// query an nginx configuration passes on: nginx's own error_page makes the 302 there.
+// (Caddy's forward_auth passes the client's query on: a client that adds login=redirect
+// only turns its own 401 into a 302 to the same Location.)
+func redirectForm(r *http.Request) bool {
+	if r.URL.RawQuery == "" || r.Header["X-Original-Url"] != nil || r.Header["X-Original-Uri"] != nil {
+		return false
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	return err == nil && len(q["login"]) == 1 && q["login"][0] == "redirect"
+}
+
 // prefersHTML reports whether a request's Accept prefers text/html (RFC 9110 §12.5.1):
 // text/html, else text/*, has a q above 0 and no other listed type has a higher one.
 // */* alone does not count: fetch(), curl and the MCP SDKs send it, and they want the
