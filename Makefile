@@ -18,7 +18,7 @@ run:
 # prints a line with how long it usually takes before it runs: 15 to 25 minutes in all the
 # first time on two cores, most of it building Traefik.
 test: test-deps vet
-	@echo "test: go test -count=1 ./... (about 6 minutes cold on 2 CPUs, most of it compiling; under a minute when cached)…"
+	@echo "test: go test -count=1 ./... (about 6 minutes cold on 2 CPUs, most of it compiling; about three minutes when cached)…"
 	go test -count=1 ./...
 
 test-deps:
