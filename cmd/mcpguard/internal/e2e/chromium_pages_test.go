@@ -44,6 +44,19 @@ func chromiumBinary(t *testing.T) string {
 // The browser stops when the test ends.
 func newChromium(t *testing.T, bin string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
+	return startChromium(t, bin, false, extra...)
+}
+
+// newScriptedChromium is newChromium with JavaScript on, for a client that is a web
+// application (the MCP Inspector's UI).
+func newScriptedChromium(t *testing.T, bin string, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	return startChromium(t, bin, true, extra...)
+}
+
+// startChromium starts the browser for newChromium and newScriptedChromium.
+func startChromium(t *testing.T, bin string, script bool, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	profile := t.TempDir() // made before the browser's cleanup is registered, so removed after it
 	var out syncBuffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -74,6 +87,9 @@ func newChromium(t *testing.T, bin string, extra ...chromedp.ExecAllocatorOption
 	t.Logf("chromium started in %v", time.Since(start).Round(time.Millisecond))
 	ctx, cancel := context.WithTimeout(tabCtx, 30*time.Second)
 	t.Cleanup(cancel)
+	if script {
+		return ctx
+	}
 	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatalf("turning JavaScript off: %v", err)
 	}

