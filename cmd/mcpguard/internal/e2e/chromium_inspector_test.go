@@ -42,7 +42,8 @@ func TestChromiumInspectorUI(t *testing.T) {
 	hops, seen := s.edge.mark(), len(s.up.requests())
 
 	chromiumRun(t, tab, "opening the Inspector", chromedp.Navigate(web.origin+"/"))
-	connect := `input[role="switch"][aria-label^="Connect or disconnect"]`
+	inspectorAddServer(t, tab, "mcpguard", mcpURL)
+	connect := `input[role="switch"][aria-label="Connect or disconnect \"mcpguard\""]`
 	chromiumRun(t, tab, "waiting for the server's switch", chromedp.WaitReady(chromedp.CSS(connect)))
 	chromiumRun(t, tab, "switching the server on", chromedp.Click(chromedp.CSS(connect), chromedp.NodeReady))
 
@@ -87,6 +88,24 @@ func TestChromiumInspectorUI(t *testing.T) {
 	checkCaller(t, s, seen, "oauth", localUser.email, clientID)
 }
 
+// inspectorAddServer adds a Streamable HTTP server to the Inspector's catalog as a
+// person does: Add Servers, Add manually, the server's ID, the transport and the URL.
+func inspectorAddServer(t *testing.T, tab context.Context, id, url string) {
+	t.Helper()
+	const dialog = `//section[@role="dialog"]`
+	field := func(label string) chromedp.Search {
+		return chromedp.Search(fmt.Sprintf(`%s//input[@id=%s//label[starts-with(normalize-space(), %q)]/@for]`, dialog, dialog, label))
+	}
+	chromiumRun(t, tab, "opening Add Servers", chromedp.Click(chromedp.Search(`//button[normalize-space()="Add Servers"]`)))
+	chromiumRun(t, tab, "choosing Add manually", chromedp.Click(chromedp.Search(`//button[@role="menuitem"][contains(normalize-space(), "Add manually")]`)))
+	chromiumRun(t, tab, "typing the server ID", chromedp.SendKeys(field("Server ID"), id))
+	chromiumRun(t, tab, "opening Transport", chromedp.Click(field("Transport")))
+	chromiumRun(t, tab, "choosing streamable-http", chromedp.Click(chromedp.Search(`//*[@role="option"][@value="streamable-http"]`)))
+	chromiumRun(t, tab, "typing the URL", chromedp.SendKeys(field("URL"), url))
+	chromiumRun(t, tab, "adding the server", chromedp.Click(chromedp.Search(dialog+`//button[normalize-space()="Add"]`)))
+	chromiumRun(t, tab, "waiting for the dialog to close", chromedp.WaitNotPresent(chromedp.Search(dialog)))
+}
+
 // inspectorOpenTools opens the Tools view from the header and waits for whoami in its
 // list. The view is offered once the connection settles, a moment after Connected
 // shows, so a click that does not take is tried again.
@@ -108,15 +127,15 @@ func inspectorOpenTools(t *testing.T, tab context.Context) {
 }
 
 // startInspectorWeb runs the Inspector's web UI (the launcher's --web) with its backend
-// on a free loopback port, its API token set, the browser not opened, and the MCP URL
-// over Streamable HTTP as the ad-hoc server; the backend's requests to the example
-// hosts go through edge. It stops when the test ends.
+// on a free loopback port, its API token set, the browser not opened, and its catalog
+// of servers under a fresh HOME; the backend's requests to the example hosts go
+// through edge. It stops when the test ends.
 func startInspectorWeb(t *testing.T, edge *httpsEdge) *inspectorWeb {
 	t.Helper()
 	node, launcher := inspectorInstall(t)
 	port, home, token := freePort(t), t.TempDir(), rand.Text()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, node, launcher, "--web", "--transport", "http", "--server-url", mcpURL)
+	cmd := exec.CommandContext(ctx, node, launcher, "--web")
 	cmd.Env = append([]string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + home,
