@@ -86,18 +86,16 @@ type KeySource interface {
 	ReloadPublicKeys(ctx context.Context) (*jose.JSONWebKeySet, error)
 }
 
-// RevocationChecker says whether an access token, the refresh-token family it belongs
-// to, or everything its subject held was revoked: the store that every replica shares.
-// OwnTokens asks it once per token, the first time this process sees the token.
+// RevocationChecker says whether an access token was revoked, by its jti, the
+// refresh-token family it belongs to, or a revocation of everything its subject (a
+// person offboarded) or its client held: the store that every replica shares.
+// OwnTokens asks it once per token, the first time this process sees the token, in one
+// question (one store round trip).
 type RevocationChecker interface {
-	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
-	FamilyRevoked(ctx context.Context, family string) (bool, error)
-	// SubjectRevokedAt returns when every token of subject issued at or before it was
-	// revoked (a person offboarded), or the zero time.
-	SubjectRevokedAt(ctx context.Context, subject string) (time.Time, error)
-	// ClientRevokedAt returns when every token issued to the client clientID at or
-	// before it was revoked (the client revoked), or the zero time.
-	ClientRevokedAt(ctx context.Context, clientID string) (time.Time, error)
+	// Revoked reports whether the token jti of family, issued to subject through
+	// client at iat, was revoked: jti or family revoked, or subject or client revoked
+	// at or after iat.
+	Revoked(ctx context.Context, jti, family, subject, client string, iat time.Time) (bool, error)
 }
 
 // Denylist holds the revocations this process made, so that they take effect at once
@@ -306,20 +304,7 @@ func (v *OwnTokens) verify(ctx context.Context, token string, sum [sha256.Size]b
 	if v.denied(c.JTI, c.Family, c.Subject, c.ClientID, iat, now) {
 		return Principal{}, errOwnRevoked
 	}
-	revoked, err := v.revocations.AccessTokenRevoked(ctx, c.JTI)
-	if err == nil && !revoked {
-		revoked, err = v.revocations.FamilyRevoked(ctx, c.Family)
-	}
-	if err == nil && !revoked {
-		var at time.Time
-		at, err = v.revocations.SubjectRevokedAt(ctx, c.Subject)
-		revoked = !at.IsZero() && !iat.After(at)
-	}
-	if err == nil && !revoked {
-		var at time.Time
-		at, err = v.revocations.ClientRevokedAt(ctx, c.ClientID)
-		revoked = !at.IsZero() && !iat.After(at)
-	}
+	revoked, err := v.revocations.Revoked(ctx, c.JTI, c.Family, c.Subject, c.ClientID, iat)
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: own access token revocation check: %w", err)
 	}

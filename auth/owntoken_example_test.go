@@ -28,16 +28,8 @@ func (k ownKeySet) ReloadPublicKeys(context.Context) (*jose.JSONWebKeySet, error
 // real one.
 type noRevocations struct{}
 
-func (noRevocations) AccessTokenRevoked(context.Context, string) (bool, error) { return false, nil }
-
-func (noRevocations) FamilyRevoked(context.Context, string) (bool, error) { return false, nil }
-
-func (noRevocations) SubjectRevokedAt(context.Context, string) (time.Time, error) {
-	return time.Time{}, nil
-}
-
-func (noRevocations) ClientRevokedAt(context.Context, string) (time.Time, error) {
-	return time.Time{}, nil
+func (noRevocations) Revoked(context.Context, string, string, string, string, time.Time) (bool, error) {
+	return false, nil
 }
 
 func ExampleOwnTokens() {

@@ -62,38 +62,21 @@ func (k *ownKeys) store(kid string, pub any) {
 // ownRevocations is a RevocationChecker with a count of the calls and an optional
 // failure.
 type ownRevocations struct {
-	mu                           sync.Mutex
-	jtis, families               map[string]bool
-	subjects, clients            map[string]time.Time
-	fail                         error
-	jtiCalls, famCalls, subCalls atomic.Int64
+	mu                sync.Mutex
+	jtis, families    map[string]bool
+	subjects, clients map[string]time.Time
+	fail              error
+	calls             atomic.Int64
 }
 
-func (r *ownRevocations) AccessTokenRevoked(_ context.Context, jti string) (bool, error) {
-	r.jtiCalls.Add(1)
+func (r *ownRevocations) Revoked(_ context.Context, jti, family, subject, client string, iat time.Time) (bool, error) {
+	r.calls.Add(1)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.jtis[jti], r.fail
-}
-
-func (r *ownRevocations) FamilyRevoked(_ context.Context, family string) (bool, error) {
-	r.famCalls.Add(1)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.families[family], r.fail
-}
-
-func (r *ownRevocations) SubjectRevokedAt(_ context.Context, subject string) (time.Time, error) {
-	r.subCalls.Add(1)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.subjects[subject], r.fail
-}
-
-func (r *ownRevocations) ClientRevokedAt(_ context.Context, client string) (time.Time, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.clients[client], r.fail
+	covered := func(at time.Time, ok bool) bool { return ok && !iat.After(at) }
+	sub, subOK := r.subjects[subject]
+	cl, clOK := r.clients[client]
+	return r.jtis[jti] || r.families[family] || covered(sub, subOK) || covered(cl, clOK), r.fail
 }
 
 // ownDenylist is a Denylist.
@@ -260,8 +243,8 @@ func TestOwnTokensCache(t *testing.T) {
 			t.Fatalf("cached principal = %v, not the shared, prepared one", p.Scopes)
 		}
 	}
-	if j, f, s := e.revs.jtiCalls.Load(), e.revs.famCalls.Load(), e.revs.subCalls.Load(); j != 1 || f != 1 || s != 1 {
-		t.Errorf("revocation checks = %d jti + %d family + %d subject for 6 verifications, want 1 + 1 + 1", j, f, s)
+	if n := e.revs.calls.Load(); n != 1 {
+		t.Errorf("revocation checks = %d for 6 verifications, want 1", n)
 	}
 	if n := e.keys.reloads.Load(); n != 0 {
 		t.Errorf("verification reloaded the keys %d times", n)
@@ -384,8 +367,8 @@ func TestOwnTokensRevocationCheckFails(t *testing.T) {
 			t.Errorf("Authenticate with the store down = %v, want an internal error wrapping the store's", err)
 		}
 	}
-	if e.revs.jtiCalls.Load() != 2 {
-		t.Errorf("revocation checks = %d, want 2 (a failure is not cached)", e.revs.jtiCalls.Load())
+	if e.revs.calls.Load() != 2 {
+		t.Errorf("revocation checks = %d, want 2 (a failure is not cached)", e.revs.calls.Load())
 	}
 }
 

@@ -27,7 +27,7 @@ func (s *Server) newVerifier() (*auth.OwnTokens, error) {
 		Issuer:      s.cfg.Issuer,
 		Resources:   s.cfg.Resources,
 		Keys:        s.keys,
-		Revocations: revocations{s.cfg.Store},
+		Revocations: revocations{st: s.cfg.Store},
 		Denylist:    s.deny,
 		Now:         s.now,
 	})
@@ -110,13 +110,17 @@ const clientKeyPrefix = "mcpguard-client:"
 // clientKey is the subject-revocation key of the client id.
 func clientKey(id string) string { return clientKeyPrefix + id }
 
-// revocations is the store as the verifier's auth.RevocationChecker: a client's
-// revocation is the subject revocation of its clientKey.
-type revocations struct{ store.Store }
+// revocations is the store as the verifier's auth.RevocationChecker: one TokenRevoked
+// question, a client's revocation being the subject revocation of its clientKey.
+type revocations struct{ st store.TokenChecker }
 
-// ClientRevokedAt implements auth.RevocationChecker.
-func (r revocations) ClientRevokedAt(ctx context.Context, id string) (time.Time, error) {
-	return r.SubjectRevokedAt(ctx, clientKey(id))
+// Revoked implements auth.RevocationChecker.
+func (r revocations) Revoked(ctx context.Context, jti, family, subject, client string, iat time.Time) (bool, error) {
+	c := store.TokenCheck{JTI: jti, Family: family, Subjects: []string{subject}, IssuedAt: iat}
+	if client != "" {
+		c.Subjects = append(c.Subjects, clientKey(client))
+	}
+	return r.st.TokenRevoked(ctx, c)
 }
 
 // addJTI denies jti until exp.

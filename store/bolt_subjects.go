@@ -53,3 +53,36 @@ func gcSubjects(tx *bbolt.Tx, now time.Time) (int, error) {
 	}
 	return sweep(tx, bucketSubjects, func(_ []byte, r SubjectRevocation) bool { return expired(r.Until, now) })
 }
+
+// TokenRevoked implements [TokenChecker] in one read transaction.
+func (b *boltStore) TokenRevoked(ctx context.Context, c TokenCheck) (revoked bool, err error) {
+	now := b.now()
+	err = b.view(ctx, func(tx *bbolt.Tx) error {
+		if c.JTI != "" && tx.Bucket(bucketDenylist).Get([]byte(c.JTI)) != nil {
+			revoked = true
+			return nil
+		}
+		if c.Family != "" && familyRevoked(tx, c.Family) {
+			revoked = true
+			return nil
+		}
+		if tx.Bucket(bucketSubjects) == nil {
+			return nil
+		}
+		for _, sub := range c.Subjects {
+			if sub == "" {
+				continue
+			}
+			r, ok, err := get[SubjectRevocation](tx, bucketSubjects, sub)
+			if err != nil {
+				return err
+			}
+			if ok && !expired(r.Until, now) && coveredBy(r.At, c.IssuedAt) {
+				revoked = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return revoked, err
+}

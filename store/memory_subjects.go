@@ -47,3 +47,24 @@ func (m *memory) gcSubjects(now time.Time) int {
 	}
 	return n
 }
+
+// TokenRevoked implements [TokenChecker] under the store's one mutex.
+func (m *memory) TokenRevoked(ctx context.Context, c TokenCheck) (bool, error) {
+	if err := m.lock(ctx); err != nil {
+		return false, err
+	}
+	defer m.mu.Unlock()
+	if _, ok := m.denylist[c.JTI]; ok && c.JTI != "" {
+		return true, nil
+	}
+	if _, ok := m.revokedFamilies[c.Family]; ok && c.Family != "" {
+		return true, nil
+	}
+	now := m.now()
+	for _, sub := range c.Subjects {
+		if r, ok := m.subjects[sub]; ok && sub != "" && !expired(r.Until, now) && coveredBy(r.At, c.IssuedAt) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -45,3 +45,21 @@ func (p *postgresStore) SubjectRevokedAt(ctx context.Context, subject string) (t
 
 // pgGCSubjects deletes the subject revocations kept until at or before now.
 const pgGCSubjects = "DELETE FROM mcpguard_subject_revocations WHERE expires_at <= $1"
+
+// TokenRevoked implements [TokenChecker] in one query.
+func (p *postgresStore) TokenRevoked(ctx context.Context, c TokenCheck) (bool, error) {
+	if err := p.begin(ctx); err != nil {
+		return false, err
+	}
+	var revoked bool
+	err := p.db.QueryRow(ctx, `SELECT
+		($1 <> '' AND EXISTS (SELECT 1 FROM mcpguard_access_denylist WHERE jti = $1))
+		OR ($2 <> '' AND EXISTS (SELECT 1 FROM mcpguard_families WHERE family_id = $2 AND revoked_at IS NOT NULL))
+		OR EXISTS (SELECT 1 FROM mcpguard_subject_revocations
+			WHERE subject = ANY($3) AND subject <> '' AND expires_at > $4 AND revoked_at >= $5)`,
+		c.JTI, c.Family, c.Subjects, p.now(), c.IssuedAt).Scan(&revoked)
+	if err != nil {
+		return false, pgError(err)
+	}
+	return revoked, nil
+}

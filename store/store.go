@@ -139,6 +139,7 @@ type Store interface {
 	SessionStore
 	SubjectStore  // revocations of a whole subject, store/subjects.go
 	GrantStore    // listings for /account and the admin API, store/grants.go
+	TokenChecker  // an access token's revocation in one question, store/tokencheck.go
 	RotationStore // leases and key removal, store/rotation.go
 	RateStore     // per-minute limits shared by replicas, store/rates.go
 	// CreateClient stores c; ErrExists if a live client has c.ID.

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SessionGC", testSessionGC},
 		{"SubjectRevocations", testSubjectRevocations},
 		{"SubjectGC", testSubjectGC},
+		{"TokenRevoked", testTokenRevoked},
 		{"RateLimit", testRateLimit},
 		{"GrantListing", testGrantListing},
 		{"ClientListing", testClientListing},
