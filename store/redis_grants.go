@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,24 +13,44 @@ import (
 
 // liveJSON reads the records of index's members whose score (expiry) is after min
 // ("-inf" for all), each under key(member), skipping those Redis already dropped by
-// their TTL. It is not one transaction: a listing, not a decision.
+// their TTL. It is not one transaction: a listing, not a decision. The records are read
+// in pipelines of listBatch, not one round trip each.
 func liveJSON[T any](ctx context.Context, r *redisStore, index, min string, key func(string) string) ([]T, error) {
 	members, err := r.db.ZRangeByScore(ctx, index, &redis.ZRangeBy{Min: min, Max: "+inf"}).Result()
 	if err != nil {
 		return nil, redisError(err)
 	}
 	out := make([]T, 0, len(members))
-	for _, m := range members {
-		v, ok, err := getJSON[T](ctx, r.db, key(m))
-		if err != nil {
-			return nil, err
+	for batch := range slices.Chunk(members, listBatch) {
+		cmds := make([]*redis.StringCmd, len(batch))
+		_, err := r.db.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, m := range batch {
+				cmds[i] = pipe.Get(ctx, key(m))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, redisError(err)
 		}
-		if ok {
+		for _, cmd := range cmds {
+			raw, err := cmd.Bytes()
+			if errors.Is(err, redis.Nil) {
+				continue // dropped by its TTL
+			} else if err != nil {
+				return nil, redisError(err)
+			}
+			var v T
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fmt.Errorf("store: decode a redis record %T: %w", v, err)
+			}
 			out = append(out, v)
 		}
 	}
 	return out, nil
 }
+
+// listBatch is how many commands one pipeline of a listing sends.
+const listBatch = 500
 
 // ListClients implements [GrantStore] from the client index.
 func (r *redisStore) ListClients(ctx context.Context) ([]Client, error) {
@@ -61,19 +84,33 @@ func (r *redisStore) ListGrants(ctx context.Context, subject, clientID string, n
 
 // revokedFamilies reports, for the family of each of tokens, whether it is revoked.
 func (r *redisStore) revokedFamilies(ctx context.Context, tokens []RefreshToken) (map[string]bool, error) {
-	revoked := map[string]bool{}
+	var families []string
+	seen := map[string]bool{}
 	for _, t := range tokens {
-		if _, seen := revoked[t.FamilyID]; seen {
-			continue
+		if !seen[t.FamilyID] {
+			seen[t.FamilyID] = true
+			families = append(families, t.FamilyID)
 		}
-		err := r.db.ZScore(ctx, rkRevoked, t.FamilyID).Err()
-		switch {
-		case err == nil:
-			revoked[t.FamilyID] = true
-		case errors.Is(err, redis.Nil):
-			revoked[t.FamilyID] = false
-		default:
+	}
+	revoked := make(map[string]bool, len(families))
+	for batch := range slices.Chunk(families, listBatch) {
+		cmds := make([]*redis.FloatCmd, len(batch))
+		_, err := r.db.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			for i, f := range batch {
+				cmds[i] = pipe.ZScore(ctx, rkRevoked, f)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, redisError(err)
+		}
+		for i, cmd := range cmds {
+			switch err := cmd.Err(); {
+			case err == nil:
+				revoked[batch[i]] = true
+			case !errors.Is(err, redis.Nil):
+				return nil, redisError(err)
+			}
 		}
 	}
 	return revoked, nil
