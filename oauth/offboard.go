@@ -222,15 +222,15 @@ func (s *Server) Clients(ctx context.Context) ([]store.Client, error) {
 // (RevokePerson, RevokeClient) at or after the code was issued: the revocation ends
 // what was under way too.
 func (t *tokenEndpoint) revokedSinceCode(ctx context.Context, ac store.AuthCode) *tokenError {
-	issued := ac.ExpiresAt.Add(-t.ttl.code)
-	for _, key := range []string{ac.Identity.Subject, clientKey(ac.ClientID)} {
-		at, err := t.store.SubjectRevokedAt(ctx, key)
-		if err != nil {
-			return serverError(fmt.Errorf("oauth: store: SubjectRevokedAt: %w", err))
-		}
-		if !at.IsZero() && !issued.After(at) {
-			return badRequest(codeInvalidGrant, "the authorization code was revoked").because(errors.New("oauth: its person or client was revoked since it was issued"))
-		}
+	revoked, err := t.store.TokenRevoked(ctx, store.TokenCheck{
+		Subjects: []string{ac.Identity.Subject, clientKey(ac.ClientID)},
+		IssuedAt: ac.ExpiresAt.Add(-t.ttl.code),
+	})
+	if err != nil {
+		return serverError(fmt.Errorf("oauth: store: TokenRevoked: %w", err))
+	}
+	if revoked {
+		return badRequest(codeInvalidGrant, "the authorization code was revoked").because(errors.New("oauth: its person or client was revoked since it was issued"))
 	}
 	return nil
 }
